@@ -1,0 +1,135 @@
+"""aiolite: async SQLite for asyncio, uvloop, trio and anyio, on APSW.
+
+>>> import aiolite
+>>> async def main():                                            # doctest: +SKIP
+...     async with aiolite.connect("app.db") as db:
+...         await db.execute("CREATE TABLE IF NOT EXISTS t(x, y)")
+...         async with db:                                       # a transaction
+...             await db.executemany("INSERT INTO t VALUES(?, ?)", [(1, 2), (3, 4)])
+...         async for x, y in db.execute("SELECT x, y FROM t"):
+...             print(x, y)
+
+SQLite errors are APSW's exception classes, re-exported here unchanged.
+"""
+
+from __future__ import annotations
+
+from apsw import (
+    AbortError,
+    AuthError,
+    BindingsError,
+    BusyError,
+    CantOpenError,
+    ConnectionNotClosedError,
+    ConstraintError,
+    CorruptError,
+    CursorClosedError,
+    EmptyError,
+    Error,
+    ExecTraceAbort,
+    ExecutionCompleteError,
+    ExtensionLoadingError,
+    ForkingViolationError,
+    FormatError,
+    FullError,
+    IncompleteExecutionError,
+    InternalError,
+    InterruptError,
+    InvalidContextError,
+    LockedError,
+    MismatchError,
+    MisuseError,
+    NoFTS5Error,
+    NoLFSError,
+    NoMemError,
+    NotADBError,
+    NotFoundError,
+    PermissionsError,
+    ProtocolError,
+    RangeError,
+    ReadOnlyError,
+    SchemaChangeError,
+    SQLError,
+    ThreadingViolationError,
+    TooBigError,
+    VFSFileClosedError,
+    VFSNotImplementedError,
+)
+from apsw import IOError as IOError
+
+from ._connection import Bindings, Connection, ConnectOptions, Connector, connect
+from ._cursor import Cursor, Description, PendingCursor
+from ._deadline import contextvar_set, deadline
+from ._errors import (
+    CallbackDeadlockError,
+    ConnectionClosedError,
+    DeadlineExceeded,
+    WrongEventLoopError,
+)
+from ._frameworks import current_time
+from ._rows import Row, RowFactory
+from ._transaction import Transaction, TransactionMode
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortError",
+    "AuthError",
+    "Bindings",
+    "BindingsError",
+    "BusyError",
+    "CallbackDeadlockError",
+    "CantOpenError",
+    "ConnectOptions",
+    "Connection",
+    "ConnectionClosedError",
+    "ConnectionNotClosedError",
+    "Connector",
+    "ConstraintError",
+    "CorruptError",
+    "Cursor",
+    "CursorClosedError",
+    "DeadlineExceeded",
+    "Description",
+    "EmptyError",
+    "Error",
+    "ExecTraceAbort",
+    "ExecutionCompleteError",
+    "ExtensionLoadingError",
+    "ForkingViolationError",
+    "FormatError",
+    "FullError",
+    "IOError",
+    "IncompleteExecutionError",
+    "InternalError",
+    "InterruptError",
+    "InvalidContextError",
+    "LockedError",
+    "MismatchError",
+    "MisuseError",
+    "NoFTS5Error",
+    "NoLFSError",
+    "NoMemError",
+    "NotADBError",
+    "NotFoundError",
+    "PendingCursor",
+    "PermissionsError",
+    "ProtocolError",
+    "RangeError",
+    "ReadOnlyError",
+    "Row",
+    "RowFactory",
+    "SQLError",
+    "SchemaChangeError",
+    "ThreadingViolationError",
+    "TooBigError",
+    "Transaction",
+    "TransactionMode",
+    "VFSFileClosedError",
+    "VFSNotImplementedError",
+    "WrongEventLoopError",
+    "connect",
+    "contextvar_set",
+    "current_time",
+    "deadline",
+]

@@ -1,0 +1,402 @@
+"""Layer 3: the async connection that users hold, and ``connect()``.
+
+A :class:`Connection` is a thin front over an engine: every method that
+needs the database becomes one request to the worker thread, named and typed
+like its ``apsw.Connection`` original; facts that never change are plain
+attributes read once at open.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from functools import partial
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Self,
+    TypeAlias,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
+
+import apsw
+
+from . import _opening
+from ._connection_api import SQLiteMethods
+from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker
+from ._engine import Engine
+from ._frameworks import current_adapter
+from ._rows import CompiledFactory, RowFactory, compile_row_factory
+from ._transaction import Transaction, TransactionMode, held_transactions
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._frameworks._base import Event
+
+RowT = TypeVar("RowT")
+R = TypeVar("R")
+P = ParamSpec("P")
+
+Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
+"""Values for the ``?``/``:name`` parameters of a statement."""
+
+_open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
+    "aiolite open 'async with db' blocks", default=()
+)
+
+
+class ConnectOptions(TypedDict, total=False):
+    """Keyword options of :func:`aiolite.connect`.
+
+    flags
+        SQLite open flags (``apsw.SQLITE_OPEN_*``); the default is read-write,
+        create if missing, and URI filenames when the name starts with ``file:``.
+    vfs
+        Name of the VFS to open the database with.
+    readonly
+        Open read-only.
+    pragmas
+        ``{name: value}`` set, in order, right after opening (after best practice,
+        so they can override it).
+    best_practice
+        True (default): WAL for database files, foreign keys enforced, no
+        double-quoted string literals, ``PRAGMA optimize`` at close.
+    busy_timeout
+        Seconds to wait for another connection's lock before ``BusyError``
+        (default 5; None or 0 to fail at once). Cancellation and deadlines cut
+        the wait short.
+    prefetch
+        Rows fetched with the statement itself (default 64): results this size
+        or smaller cost one round trip to the worker.
+    max_batch
+        Largest batch later fetches grow to (default 4096).
+    check_progress_steps
+        SQLite steps between checks for cancellation and deadlines. None
+        (default) adapts it to about 2 ms of work between checks.
+    statement_cache_size
+        Prepared statements kept for reuse (default 100).
+    """
+
+    flags: int
+    vfs: str | None
+    readonly: bool
+    pragmas: Mapping[str, Any]
+    best_practice: bool
+    busy_timeout: float | None
+    prefetch: int
+    max_batch: int
+    check_progress_steps: int | None
+    statement_cache_size: int
+
+
+class Connection(SQLiteMethods, Generic[RowT]):
+    """An open SQLite database, used from async code.
+
+    Made by :func:`aiolite.connect`. Methods that touch the database are
+    awaitable and run, in the order they were called, in the connection's
+    own worker thread; ``async with db:`` is a transaction.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        opened: _opening.OpenedDatabase,
+        row_factory: CompiledFactory,
+        prefetch: int,
+        max_batch: int,
+    ) -> None:
+        self._engine = engine
+        self._row_factory = row_factory
+        self._prefetch = prefetch
+        self._max_batch = max_batch
+        self._tx_owner: object | None = None
+        self._tx_released: Event | None = None
+        self.filename: str = opened.filename
+        """The database file's full path ("" for in-memory and temporary databases)."""
+        self.filename_journal: str = opened.filename_journal
+        self.filename_wal: str = opened.filename_wal
+        self.open_flags: int = opened.open_flags
+        """The ``apsw.SQLITE_OPEN_*`` flags the database was opened with."""
+        self.open_vfs: str = opened.open_vfs
+        """The name of the VFS the database was opened with."""
+        self.framework: str = engine.adapter.name
+        """``"asyncio"`` (uvloop and anyio's asyncio backend included) or ``"trio"``."""
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` or ``stop()`` has begun."""
+        return self._engine.closed
+
+    # ------------------------------------------------------------------ requests
+
+    async def _call(
+        self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction."""
+        owner = self._tx_owner
+        if owner is not None and owner not in held_transactions.get():
+            await self._wait_for_other_transaction()
+        if kwargs:
+            fn = partial(fn, **kwargs)
+        result: R = await self._engine.submit(fn, *args)
+        return result
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._engine.post(fn, *args)
+
+    async def run(
+        self, fn: Callable[Concatenate[apsw.Connection, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Call ``fn(sync_connection, *args, **kwargs)`` in the worker thread.
+
+        For work that makes many calls before it has an answer (a schema
+        upgrade, a ``.dump``, ``apsw.ext`` helpers): one round trip instead
+        of many. ``fn`` gets the plain ``apsw.Connection``.
+
+        >>> def upgrade(conn):                                   # doctest: +SKIP
+        ...     with conn:
+        ...         if conn.pragma("user_version") == 0:
+        ...             conn.execute("CREATE TABLE t(x); PRAGMA user_version = 1")
+        >>> await db.run(upgrade)                                # doctest: +SKIP
+        """
+        return await self._call(fn, *args, **kwargs)
+
+    def execute(self, statements: str, bindings: Bindings = None) -> PendingCursor[RowT]:
+        """Run one or more SQL statements (``;``-separated) with ``bindings``.
+
+        Await the result for a :class:`Cursor`, ``async for`` over it for the
+        rows, or ``async with`` it to close the cursor at the end. The
+        statement and the first batch of rows are one round trip.
+
+        >>> await db.execute("INSERT INTO t VALUES(?, ?)", (1, "one"))  # doctest: +SKIP
+        >>> async for x, y in db.execute("SELECT x, y FROM t"):          # doctest: +SKIP
+        ...     print(x, y)
+        """
+        return PendingCursor(self, statements, bindings, False)
+
+    def executemany(
+        self, statements: str, sequenceofbindings: Iterable[Bindings]
+    ) -> PendingCursor[RowT]:
+        """Run ``statements`` once per item of ``sequenceofbindings``, in one round trip."""
+        return PendingCursor(self, statements, sequenceofbindings, True)
+
+    async def _open_cursor(
+        self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool
+    ) -> Cursor[RowT]:
+        if not isinstance(sql, str):
+            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
+        statement = Statement(self._row_factory)
+        rows, done = await self._call(
+            execute_in_worker, statement, sql, bindings, many, self._prefetch
+        )
+        return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+
+    def interrupt(self) -> None:
+        """Abort whatever SQL is running on the connection now (``sqlite3_interrupt``).
+
+        Prefer cancelling the task that made the request: that stops exactly
+        that request. This stops every running statement of the connection,
+        including cursors other tasks are part way through.
+        """
+        self._engine.interrupt()
+
+    # -------------------------------------------------------------- transactions
+
+    def transaction(self, mode: TransactionMode = "deferred") -> Transaction:
+        """A transaction block: ``async with db.transaction("immediate"): ...``.
+
+        Commits when the block succeeds, rolls back when it raises or is
+        cancelled; nested blocks are savepoints. Use ``"immediate"`` for blocks
+        that write to a file other connections also write to: see
+        :mod:`aiolite._transaction` for why.
+        """
+        return Transaction(self, mode)
+
+    async def __aenter__(self) -> Self:
+        block = Transaction(self)
+        await block.__aenter__()
+        _open_blocks.set((*_open_blocks.get(), (self, block)))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        blocks = _open_blocks.get()
+        for position in range(len(blocks) - 1, -1, -1):
+            if blocks[position][0] is self:
+                block = blocks[position][1]
+                _open_blocks.set(blocks[:position] + blocks[position + 1 :])
+                break
+        else:
+            raise RuntimeError("'async with db' exited without a matching enter in this task")
+        await block.__aexit__(exc_type, exc, tb)
+
+    def _in_own_transaction(self) -> bool:
+        owner = self._tx_owner
+        return owner is not None and owner in held_transactions.get()
+
+    async def _acquire_transaction(self) -> object:
+        self._engine.adapter.check_loop()
+        while self._tx_owner is not None:
+            await self._wait_for_other_transaction()
+        owner = object()
+        self._tx_owner = owner
+        self._tx_released = self._engine.adapter.event()
+        return owner
+
+    def _release_transaction(self, owner: object) -> None:
+        if self._tx_owner is owner:
+            released = self._tx_released
+            self._tx_owner = self._tx_released = None
+            if released is not None:
+                released.set()
+
+    async def _wait_for_other_transaction(self) -> None:
+        self._engine.adapter.check_loop()
+        released = self._tx_released
+        if released is not None:
+            await released.wait()
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the database and stop the worker thread. Idempotent.
+
+        Requests still queued, and the one running (stopped inside SQLite),
+        fail with ``ConnectionClosedError``; an open transaction is rolled
+        back. Every later call fails the same way.
+        """
+        await self._engine.close()
+
+    aclose = close
+
+    def stop(self) -> None:
+        """Close from synchronous code, with or without a running event loop.
+
+        Waits up to two seconds for the worker thread to finish.
+        """
+        self._engine.stop()
+
+    def __del__(self) -> None:
+        engine = getattr(self, "_engine", None)
+        if engine is not None and not engine.closed:
+            warnings.warn(
+                f"aiolite connection to {self.filename or 'memory'!r} was never closed",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            engine.stop(timeout=None)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<aiolite.Connection {self.filename or ':memory:'!r} {state} ({self.framework})>"
+
+
+class Connector(Generic[RowT]):
+    """What :func:`connect` returns: await it, or use it with ``async with``."""
+
+    __slots__ = ("_connection", "_database", "_options", "_row_factory")
+
+    def __init__(
+        self,
+        database: str,
+        options: ConnectOptions,
+        row_factory: RowFactory[Any] | None,
+    ) -> None:
+        self._database = database
+        self._options = options
+        self._row_factory = row_factory
+        self._connection: Connection[RowT] | None = None
+
+    def __await__(self) -> Generator[Any, None, Connection[RowT]]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Connection[RowT]:
+        self._connection = await self._open()
+        return self._connection
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        if connection is not None:
+            with connection._engine.adapter.shield():
+                await connection.close()
+
+    async def _open(self) -> Connection[RowT]:
+        options = dict(self._options)
+        prefetch = options.pop("prefetch", 64)
+        max_batch = options.pop("max_batch", 4096)
+        steps = options.pop("check_progress_steps", None)
+        if not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
+        if not isinstance(max_batch, int) or max_batch < prefetch:
+            raise ValueError(f"max_batch must be an int >= prefetch, not {max_batch!r}")
+        if steps is not None and (not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"check_progress_steps must be a positive int or None, not {steps!r}")
+        opening = _opening.OpenOptions(database=self._database, **options)  # type: ignore[arg-type]
+        factory = compile_row_factory(self._row_factory)
+        engine = Engine(current_adapter(), check_progress_steps=steps)
+        try:
+            opened = await engine.open(
+                partial(_opening.create, opening),
+                partial(_opening.configure, opening, engine),
+                partial(_opening.close, opening.best_practice),
+            )
+        except BaseException:
+            engine.stop(timeout=None)  # the worker closes whatever it opened, then exits
+            raise
+        return Connection(engine, opened, factory, prefetch, min(max_batch, 1 << 20))
+
+
+@overload
+def connect(
+    database: str | os.PathLike[str], *, row_factory: None = None, **options: Unpack[ConnectOptions]
+) -> Connector[tuple[Any, ...]]: ...
+
+
+@overload
+def connect(
+    database: str | os.PathLike[str],
+    *,
+    row_factory: RowFactory[RowT],
+    **options: Unpack[ConnectOptions],
+) -> Connector[RowT]: ...
+
+
+def connect(
+    database: str | os.PathLike[str],
+    *,
+    row_factory: RowFactory[Any] | None = None,
+    **options: Unpack[ConnectOptions],
+) -> Connector[Any]:
+    """Open the SQLite database ``database`` (a path, ``":memory:"`` or a ``file:`` URI).
+
+    Await it for the connection, or use ``async with`` to also close it at
+    the end. ``row_factory`` shapes rows (tuples by default; ``aiolite.Row``,
+    ``dict``, a dataclass, a NamedTuple or a function); the other options are
+    listed in :class:`ConnectOptions`.
+
+    >>> async with aiolite.connect("app.db") as db:                # doctest: +SKIP
+    ...     await db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+    """
+    unknown = set(options) - set(ConnectOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"connect() got unknown options: {', '.join(sorted(unknown))}")
+    return Connector(_opening.database_name(database), options, row_factory)

@@ -1,0 +1,322 @@
+"""Cursors: the rows of one ``execute``, fetched from the worker in growing batches.
+
+``execute`` runs the statement *and* fetches the first batch in one request,
+so a small query costs one round trip to the worker, however it is read
+afterwards. Larger results come in batches that grow (so long scans pay few
+round trips) while rows already fetched are handed out with no trip at all.
+
+Only the worker thread ever touches the APSW cursor: it is closed there when
+the rows run out, and a cursor dropped before that is closed there too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Generator, Iterable
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import apsw
+
+from ._rows import CompiledFactory, RowConverter, _keep_tuples
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._connection import Bindings, Connection
+
+RowT = TypeVar("RowT")
+
+Description = tuple[tuple[Any, ...], ...]
+
+
+class Statement:
+    """Worker-side state of one execution: the APSW cursor and how to shape its rows."""
+
+    __slots__ = ("convert", "description", "factory", "raw")
+
+    def __init__(self, factory: CompiledFactory) -> None:
+        self.factory = factory
+        self.raw: apsw.Cursor | None = None
+        self.convert: RowConverter | None = None
+        self.description: Description | None = None
+
+    def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+        """APSW exec tracer: a new statement of this execution is about to run.
+
+        The columns are known before the first step, so zero-row queries
+        still have a description, and each statement of a multi-statement
+        script gets rows shaped by its own column names. A tracer set on the
+        connection by the user is still called.
+        """
+        description = cursor.description
+        self.description = description or None
+        if self.factory is not _keep_tuples:
+            self.convert = self.factory(tuple(column[0] for column in description))
+        user_tracer = cursor.connection.exec_trace
+        return True if user_tracer is None else bool(user_tracer(cursor, sql, bindings))
+
+    def close(self) -> None:
+        raw, self.raw = self.raw, None
+        if raw is not None:
+            raw.close(True)
+
+
+def execute_in_worker(
+    conn: apsw.Connection,
+    statement: Statement,
+    sql: str,
+    bindings: Bindings | Iterable[Bindings],
+    many: bool,
+    first_batch: int,
+) -> tuple[list[Any], bool]:
+    raw = conn.cursor()
+    raw.exec_trace = statement.on_statement
+    statement.raw = raw
+    try:
+        if many:
+            raw.executemany(sql, bindings)  # type: ignore[arg-type]
+        else:
+            raw.execute(sql, bindings)  # type: ignore[arg-type]
+    except BaseException:
+        statement.close()
+        raise
+    return fetch_in_worker(conn, statement, first_batch)
+
+
+def fetch_in_worker(
+    conn: apsw.Connection, statement: Statement, size: int | None
+) -> tuple[list[Any], bool]:
+    """Up to ``size`` rows (all when None) and whether the statement is finished.
+
+    One row past ``size`` is read ahead, so a result that fits the batch is
+    known to be complete without another round trip.
+    """
+    raw = statement.raw
+    if raw is None:
+        raise apsw.CursorClosedError("the cursor was closed, cancelled or failed")
+    source: Iterable[Any] = raw if size is None else islice(raw, size + 1)
+    try:
+        if statement.factory is _keep_tuples:
+            rows = list(source)
+        else:
+            rows = [statement.convert(row) for row in source]  # type: ignore[misc]
+    except BaseException:
+        statement.close()
+        raise
+    done = size is None or len(rows) <= size
+    if done:
+        statement.close()
+    return rows, done
+
+
+def close_in_worker(conn: apsw.Connection, statement: Statement) -> None:
+    statement.close()
+
+
+class Cursor(Generic[RowT]):
+    """The rows of one ``execute``: iterate with ``async for`` or fetch them.
+
+    >>> async def names(db):                                   # doctest: +SKIP
+    ...     async with db.execute("SELECT name FROM people") as cursor:
+    ...         return [name async for (name,) in cursor]
+    """
+
+    arraysize: int = 1
+    """How many rows ``fetchmany()`` returns when no size is given (DB-API)."""
+
+    def __init__(
+        self,
+        connection: Connection[RowT],
+        statement: Statement,
+        rows: list[RowT],
+        done: bool,
+        next_batch: int,
+        max_batch: int,
+    ) -> None:
+        self._connection = connection
+        self._statement = statement
+        self._rows: deque[RowT] = deque(rows)
+        self._done = done
+        self._next_batch = next_batch
+        self._max_batch = max_batch
+        self._closed = False
+
+    @property
+    def connection(self) -> Connection[RowT]:
+        return self._connection
+
+    @property
+    def description(self) -> Description | None:
+        """One DB-API 7-tuple per column of the current statement (name first, then
+        declared type); None for a statement without result columns.
+
+        Known before the first row, so a query that returns nothing still has one.
+        """
+        return self._statement.description
+
+    def __aiter__(self) -> Cursor[RowT]:
+        return self
+
+    async def __anext__(self) -> RowT:
+        if self._rows:
+            return self._rows.popleft()
+        if await self._fill(self._next_batch):
+            return self._rows.popleft()
+        raise StopAsyncIteration
+
+    async def fetchone(self) -> RowT | None:
+        """The next row, or None when there are no more."""
+        if self._rows or await self._fill(self._next_batch):
+            return self._rows.popleft()
+        return None
+
+    async def fetchmany(self, size: int | None = None) -> list[RowT]:
+        """Up to ``size`` more rows (``arraysize`` by default); fewer only at the end."""
+        wanted = self.arraysize if size is None else size
+        while len(self._rows) < wanted and await self._fill(max(wanted - len(self._rows), 1)):
+            pass
+        return [self._rows.popleft() for _ in range(min(wanted, len(self._rows)))]
+
+    async def fetchall(self) -> list[RowT]:
+        """Every remaining row, in one round trip at most."""
+        rows = list(self._rows)
+        self._rows.clear()
+        if not self._done:
+            rows.extend(await self._fetch(None))
+        return rows
+
+    @property
+    def get(self) -> Awaitable[Any]:
+        """The result with the least structure, as APSW's ``Cursor.get``.
+
+        None for no rows; for one row, the row, or its only value if it is a
+        one-column tuple; for several rows, a list of those.
+        """
+        return self._get()
+
+    async def _get(self) -> Any:
+        rows = await self.fetchall()
+        if not rows:
+            return None
+        single = self.description is not None and len(self.description) == 1
+        if single and isinstance(rows[0], tuple):
+            values = [row[0] for row in rows]  # type: ignore[index]
+            return values[0] if len(values) == 1 else values
+        return rows[0] if len(rows) == 1 else rows
+
+    async def aclose(self) -> None:
+        """Finish the statement now rather than when the cursor is collected. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._rows.clear()
+        self._done = True
+        if self._statement.raw is not None and not self._connection.closed:
+            await self._connection._call(close_in_worker, self._statement)
+
+    async def __aenter__(self) -> Cursor[RowT]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _fill(self, size: int) -> bool:
+        """Fetch the next batch into the buffer; False if there were no more rows."""
+        if self._done:
+            return False
+        self._rows.extend(await self._fetch(size))
+        self._next_batch = min(self._next_batch * 4, self._max_batch)
+        return bool(self._rows)
+
+    async def _fetch(self, size: int | None) -> list[RowT]:
+        if self._closed:
+            raise apsw.CursorClosedError("the cursor is closed")
+        try:
+            rows, done = await self._connection._call(fetch_in_worker, self._statement, size)
+        except BaseException:
+            if self._statement.raw is None:
+                self._done = True  # the worker gave up on the statement; nothing more will come
+            raise
+        self._done = done
+        return rows
+
+    def __del__(self) -> None:
+        if self._statement.raw is not None:
+            # Hand the APSW cursor to the worker to close: it must never be
+            # finalized here while the worker is using the connection.
+            self._connection._post(close_in_worker, self._statement)
+
+
+class PendingCursor(Generic[RowT]):
+    """What ``execute`` returns: await it, iterate it, or use it with ``async with``.
+
+    * ``cursor = await db.execute(sql)`` runs the statement and gives the cursor;
+    * ``async for row in db.execute(sql)`` runs it and iterates the rows;
+    * ``async with db.execute(sql) as cursor`` also closes the cursor at the end.
+
+    The statement runs once, however many of these are used.
+    """
+
+    __slots__ = ("_bindings", "_connection", "_cursor", "_many", "_sql", "_started")
+
+    def __init__(
+        self,
+        connection: Connection[RowT],
+        sql: str,
+        bindings: Bindings | Iterable[Bindings],
+        many: bool,
+    ) -> None:
+        self._connection = connection
+        self._sql = sql
+        self._bindings = bindings
+        self._many = many
+        self._cursor: Cursor[RowT] | None = None
+        self._started = False
+
+    def __await__(self) -> Generator[Any, None, Cursor[RowT]]:
+        return self._start().__await__()
+
+    async def _start(self) -> Cursor[RowT]:
+        if self._cursor is None:
+            self._started = True
+            self._cursor = await self._connection._open_cursor(
+                self._sql, self._bindings, self._many
+            )
+        return self._cursor
+
+    def __aiter__(self) -> PendingCursor[RowT]:
+        return self
+
+    async def __anext__(self) -> RowT:
+        cursor = self._cursor
+        if cursor is None:
+            cursor = await self._start()
+        return await cursor.__anext__()
+
+    async def __aenter__(self) -> Cursor[RowT]:
+        return await self._start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._cursor is not None:
+            await self._cursor.aclose()
+
+    def __del__(self) -> None:
+        if not self._started:
+            warnings.warn(
+                f"the statement {self._sql[:60]!r} never ran: await db.execute(...), "
+                "or use it with 'async for' or 'async with'",
+                RuntimeWarning,
+                stacklevel=2,
+            )

@@ -1,0 +1,480 @@
+"""Layer 1: one worker thread per SQLite connection, driven from an event loop.
+
+The engine knows nothing about SQL. It runs callables ``fn(sync_connection,
+*args)`` one at a time, in submission order, in a dedicated thread, and hands
+each outcome back to the event loop that asked. It touches the sync
+connection only through ``set_progress_handler``, ``interrupt`` and the
+closer it is given, so it serves APSW and the standard ``sqlite3`` alike.
+
+Cancellation and deadlines are per request. The waiting task is released at
+once (the framework's own cancellation propagates); the request is marked,
+and the progress handler, which asks "should the *current* request stop?",
+stops it inside SQLite at its next check. Because the question is always
+about the current request, a cancellation can never spill into the next one,
+which a bare ``sqlite3_interrupt()`` could: its flag outlives the statement
+it was meant for while any other statement on the connection is active.
+``interrupt()`` is used only when the connection is closing, when everything
+in flight is being stopped anyway.
+
+The progress handler needs the GIL, and a busy event loop holds it: each
+check can then wait a full switch interval (5 ms). So the step count between
+checks adapts to keep about ``_CHECK_EVERY_CPU_SECONDS`` of worker CPU time
+between checks: fast queries are checked rarely enough not to be slowed by a
+busy loop, slow-stepping ones often enough to stop within milliseconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextvars import Context, ContextVar, copy_context
+from math import inf
+from queue import SimpleQueue
+from time import monotonic, thread_time
+from typing import Any, NoReturn
+
+from ._deadline import deadline as deadline_var
+from ._errors import CallbackDeadlockError, ConnectionClosedError
+from ._frameworks._base import CallbackCall, FrameworkAdapter
+
+_DEFAULT_STEPS = 10_000
+_MIN_STEPS = 1_000
+_MAX_STEPS = 2_000_000
+_CHECK_EVERY_CPU_SECONDS = 0.002
+_RETUNE_FACTOR = 1.5
+_CALLBACK_POLL_SECONDS = 0.1
+_EXIT_JOIN_SECONDS = 2.0
+
+# Why the progress handler (or a busy handler) stopped the current request.
+ABORT_CANCELLED = "cancelled"
+ABORT_CLOSED = "closed"
+ABORT_DEADLINE = "deadline"
+
+_serving: ContextVar[frozenset[Engine]] = ContextVar("aiolite serving", default=frozenset())
+"""The engines whose worker is blocked on an async callback running in this context."""
+
+
+def _close_marker(connection: Any) -> None:
+    """Queued to make the worker close the connection and exit (never called)."""
+
+
+class Request:
+    """One call to run in the worker, and everything both threads know about it."""
+
+    __slots__ = (
+        "aborted",
+        "args",
+        "callback",
+        "cancellable",
+        "cancelled",
+        "context",
+        "deadline",
+        "deadline_from_scope",
+        "engine",
+        "error",
+        "fn",
+        "framework_deadline",
+        "value",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        engine: Engine,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        context: Context,
+        cancellable: bool,
+    ) -> None:
+        self.engine = engine
+        self.fn = fn
+        self.args = args
+        self.context = context
+        self.cancellable = cancellable
+        self.cancelled = False
+        self.deadline: float | None = None  # time.monotonic() based
+        self.deadline_from_scope = False
+        self.framework_deadline = inf
+        self.aborted: str | None = None
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.waiter: Any = None  # the adapter's handle on the waiting task
+        self.callback: CallbackCall | None = None
+
+    def on_cancel(self) -> None:
+        """The waiting task was cancelled (loop thread): stop the request if it may be."""
+        if not self.cancellable:
+            return
+        self.cancelled = True
+        call = self.callback
+        if call is not None:
+            self.engine.adapter.cancel_callback(call)
+
+
+class Engine:
+    """A worker thread serving one sync connection for one event loop."""
+
+    _names = 0
+
+    def __init__(self, adapter: FrameworkAdapter, *, check_progress_steps: int | None) -> None:
+        Engine._names += 1
+        self.adapter = adapter
+        self.requests_served = 0
+        """Requests the worker has finished; tests use it to count round trips."""
+        self._queue: SimpleQueue[Request] = SimpleQueue()
+        self._done: deque[Request] = deque()
+        self._wake_pending = False
+        self._lock = threading.Lock()  # orders enqueue against worker exit
+        self._worker_gone = False
+        self._closing = False
+        self._current: Request | None = None
+        self._conn: Any = None
+        self._closer: Callable[[Any], None] = _default_closer
+        self._adaptive = check_progress_steps is None
+        self._base_steps = check_progress_steps or _DEFAULT_STEPS
+        self._steps = self._base_steps
+        self._checked: Request | None = None
+        self._last_cpu = 0.0
+        self._thread = threading.Thread(
+            target=self._serve, name=f"aiolite-worker-{Engine._names}", daemon=True
+        )
+
+    # ----------------------------------------------------------------- loop side
+
+    @property
+    def closed(self) -> bool:
+        """True once closing has begun; every new request then fails."""
+        return self._closing
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    async def open(
+        self,
+        create: Callable[[], Any],
+        configure: Callable[[Any], Any],
+        closer: Callable[[Any], None],
+    ) -> Any:
+        """Start the worker, create the connection in it, and return ``configure``'s result."""
+        self._closer = closer
+        _live_engines.add(self)
+        self._thread.start()
+        return await self.submit(self._open_in_worker, create, configure)
+
+    async def submit(self, fn: Callable[..., Any], *args: Any, cancellable: bool = True) -> Any:
+        """Run ``fn(sync_connection, *args)`` in the worker and return its result.
+
+        Cancelling the awaiting task cancels the request unless
+        ``cancellable`` is False (used for rollbacks that must happen).
+        """
+        request = self._new_request(fn, args, cancellable)
+        await self.adapter.wait(request, self._enqueue)
+        if request.error is not None:
+            await self._raise_failure(request)
+        return request.value
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn`` with nobody waiting for it (safe from any thread, even a finalizer)."""
+        if not self._closing:
+            self._enqueue(Request(self, fn, args, Context(), cancellable=False))
+
+    async def close(self) -> None:
+        """Stop the worker and close the connection; every request not yet done fails.
+
+        Requests queued behind the close fail with ``ConnectionClosedError``;
+        the one running is stopped inside SQLite and fails the same way
+        (unless it finishes first). Idempotent.
+        """
+        if self._worker_gone or not self._thread.is_alive():
+            return
+        self._closing = True
+        self._interrupt_running()
+        running = self._current
+        if running is not None and running.callback is not None:
+            self.adapter.cancel_callback(running.callback)
+        request = Request(self, _close_marker, (), Context(), cancellable=False)
+        await self.adapter.wait(request, self._enqueue)
+        self._thread.join(_EXIT_JOIN_SECONDS)
+
+    def stop(self, timeout: float | None = _EXIT_JOIN_SECONDS) -> None:
+        """Close from synchronous code, any thread, with or without a running loop.
+
+        Waits up to ``timeout`` seconds for the worker to exit (not at all
+        when ``timeout`` is None, or when called from the worker itself).
+        """
+        if self._thread.ident is None or not self._thread.is_alive():
+            self._closing = True
+            return
+        first = not self._closing
+        self._closing = True
+        if first:
+            self._interrupt_running()
+            self._enqueue(Request(self, _close_marker, (), Context(), cancellable=False))
+        if (
+            timeout is not None
+            and self._thread.ident is not None
+            and threading.current_thread() is not self._thread
+        ):
+            self._thread.join(timeout)
+
+    def _new_request(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], cancellable: bool
+    ) -> Request:
+        adapter = self.adapter
+        adapter.check_loop()
+        if self._closing:
+            raise ConnectionClosedError("the connection is closed")
+        serving = _serving.get()
+        if serving and self in serving:
+            raise CallbackDeadlockError(
+                "an async callback awaited the connection that is waiting for it; "
+                "use a sync callback (it gets the connection) or another connection"
+            )
+        request = Request(self, fn, args, copy_context(), cancellable)
+        explicit = deadline_var.get()
+        scoped = adapter.effective_deadline()
+        if explicit is not None or scoped != inf:
+            now = adapter.now()
+            if explicit is not None and explicit <= scoped:
+                if explicit <= now:
+                    raise adapter.deadline_error("aiolite.deadline had already passed")
+                request.framework_deadline = explicit
+            else:
+                request.framework_deadline = scoped
+                request.deadline_from_scope = True
+            request.deadline = monotonic() + (request.framework_deadline - now)
+        return request
+
+    def _enqueue(self, request: Request) -> bool:
+        """Queue ``request``; if the worker has exited, fail it instead and return False."""
+        with self._lock:
+            if not self._worker_gone:
+                self._queue.put(request)
+                return True
+        if request.fn is not _close_marker:
+            request.error = ConnectionClosedError("the connection is closed")
+        return False
+
+    async def _raise_failure(self, request: Request) -> NoReturn:
+        error = request.error
+        assert error is not None
+        if request.aborted == ABORT_DEADLINE:
+            if request.deadline_from_scope:
+                # The enclosing cancel scope expires now; let it cancel us so the
+                # framework raises its own timeout (trio.TooSlowError, anyio's TimeoutError).
+                await self.adapter.sleep_until(request.framework_deadline)
+            raise self.adapter.deadline_error("the request's deadline passed") from error
+        if request.aborted == ABORT_CLOSED:
+            raise ConnectionClosedError(
+                "the connection was closed while this request ran"
+            ) from error
+        raise error
+
+    def interrupt(self) -> None:
+        """``sqlite3_interrupt`` now: stops every running statement, whoever's (thread-safe)."""
+        conn = self._conn
+        if conn is not None:
+            conn.interrupt()
+
+    def _interrupt_running(self) -> None:
+        # Safe only because the connection is closing: whatever else the flag
+        # reaches is being stopped too.
+        conn = self._conn
+        if conn is not None and self._current is not None:
+            conn.interrupt()
+
+    def _drain(self) -> None:
+        """Resolve every finished request in one wake-up of the loop."""
+        self._wake_pending = False
+        done = self._done
+        resolve = self.adapter.resolve
+        while done:
+            resolve(done.popleft())
+
+    # --------------------------------------------------------------- worker side
+
+    def _serve(self) -> None:
+        get = self._queue.get
+        try:
+            while True:
+                request = get()
+                if request.fn is _close_marker:
+                    self._close_connection()
+                    self._finish(request)
+                    return
+                if self._closing:
+                    request.error = ConnectionClosedError("the connection is closed")
+                elif request.cancelled:
+                    continue
+                else:
+                    self._run(request)
+                self._finish(request)
+        finally:
+            self._close_connection()
+            self._fail_leftovers()
+            _live_engines.discard(self)
+
+    def _run(self, request: Request) -> None:
+        if request.deadline is not None and monotonic() >= request.deadline:
+            request.aborted = ABORT_DEADLINE
+            request.error = TimeoutError("deadline passed while the request was queued")
+            return
+        if self._steps != self._base_steps and self._conn is not None:
+            self._set_steps(self._base_steps)
+        self._current = request
+        try:
+            request.value = request.context.run(request.fn, self._conn, *request.args)
+        except BaseException as exc:
+            request.error = exc
+        finally:
+            self._current = None
+
+    def _finish(self, request: Request) -> None:
+        self.requests_served += 1
+        if request.waiter is None:
+            return
+        self._done.append(request)
+        if not self._wake_pending:
+            self._wake_pending = True
+            if not self.adapter.call_soon_threadsafe(self._drain):
+                self._wake_pending = False  # the loop is gone; nobody is left to tell
+
+    def _open_in_worker(
+        self, _no_connection_yet: None, create: Callable[[], Any], configure: Callable[[Any], Any]
+    ) -> Any:
+        conn = create()
+        self._conn = conn
+        conn.set_progress_handler(self._on_progress, self._steps)
+        return configure(conn)
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._closer(conn)
+
+    def _fail_leftovers(self) -> None:
+        with self._lock:
+            self._worker_gone = True
+            leftovers: list[Request] = []
+            while not self._queue.empty():
+                leftovers.append(self._queue.get_nowait())
+        for request in leftovers:
+            if request.fn is not _close_marker:
+                request.error = ConnectionClosedError("the connection is closed")
+            self._finish(request)
+
+    def should_abort(self) -> bool:
+        """Worker side: should the current request stop now? Records why if so.
+
+        The progress handler asks this; so may a busy handler or any other
+        place where the worker waits.
+        """
+        request = self._current
+        if request is None:
+            return self._closing
+        if request.cancelled:
+            request.aborted = ABORT_CANCELLED
+            return True
+        if self._closing:
+            request.aborted = ABORT_CLOSED
+            return True
+        if request.deadline is not None and monotonic() >= request.deadline:
+            request.aborted = ABORT_DEADLINE
+            return True
+        return False
+
+    def _on_progress(self) -> bool:
+        if self.should_abort():
+            return True
+        if self._adaptive:
+            now = thread_time()
+            if self._checked is self._current:
+                self._retune(now - self._last_cpu)
+            else:
+                self._checked = self._current
+            self._last_cpu = now
+        return False
+
+    def _retune(self, cpu_seconds: float) -> None:
+        steps = self._steps
+        if cpu_seconds <= 0:
+            wanted = steps * 2
+        else:
+            wanted = int(steps * _CHECK_EVERY_CPU_SECONDS / cpu_seconds)
+        wanted = max(_MIN_STEPS, min(_MAX_STEPS, wanted))
+        if wanted > steps * _RETUNE_FACTOR or wanted * _RETUNE_FACTOR < steps:
+            self._set_steps(wanted)
+
+    def _set_steps(self, steps: int) -> None:
+        self._steps = steps
+        self._conn.set_progress_handler(self._on_progress, steps)
+
+    def call_async(self, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Worker side: run ``await function(*args)`` in the loop and return its result.
+
+        The worker stays blocked (inside SQLite) meanwhile. The coroutine runs
+        in the context of the request being served, so context variables set
+        where the query was issued are visible; cancelling that request
+        cancels it; the request's deadline bounds it.
+        """
+        request = self._current
+        if request is None:
+            raise RuntimeError("an async callback can only run while a request is being served")
+        context = request.context.copy()
+        context.run(_mark_serving, self)
+        call = CallbackCall(function, args, context, request.deadline)
+        request.callback = call
+        try:
+            if not self.adapter.start_callback(call):
+                raise ConnectionClosedError(
+                    "the event loop has finished; the async callback cannot run"
+                )
+            while not call.done.wait(_CALLBACK_POLL_SECONDS):
+                if self._closing:
+                    raise ConnectionClosedError("the connection closed during an async callback")
+        finally:
+            request.callback = None
+        if call.outcome == CallbackCall.VALUE:
+            return call.value
+        if call.outcome == CallbackCall.DEADLINE:
+            request.aborted = ABORT_DEADLINE
+            raise TimeoutError("the request's deadline passed during an async callback")
+        if call.outcome == CallbackCall.CANCELLED:
+            request.aborted = request.aborted or ABORT_CANCELLED
+            raise _CallbackCancelled("the async callback was cancelled")
+        assert call.error is not None
+        raise call.error
+
+
+class _CallbackCancelled(Exception):
+    """Raised into SQLite when an async callback is cancelled, to abort its statement."""
+
+
+def _mark_serving(engine: Engine) -> None:
+    _serving.set(_serving.get() | {engine})
+
+
+def _default_closer(conn: Any) -> None:
+    conn.close()
+
+
+_live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """Close connections left open at interpreter exit, waiting a bounded time.
+
+    Workers are daemon threads, so the process can never hang on one; this
+    gives each a chance to close its database cleanly first.
+    """
+    engines = list(_live_engines)
+    for engine in engines:
+        engine.stop(timeout=None)
+    deadline = monotonic() + _EXIT_JOIN_SECONDS
+    for engine in engines:
+        engine.thread.join(max(0.0, deadline - monotonic()))

@@ -1,0 +1,124 @@
+"""The adapter for asyncio loops: the standard one, uvloop, and anyio's asyncio backend.
+
+anyio on asyncio cancels tasks the asyncio way, so the only extra work for it
+is honouring its cancel scopes' deadlines in the worker and its shields
+around rollbacks; both are looked up only if anyio has been imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from math import inf
+from time import monotonic
+from typing import TYPE_CHECKING, Any
+
+from .._errors import DeadlineExceeded, WrongEventLoopError
+from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
+
+if TYPE_CHECKING:
+    from .._engine import Request
+
+
+class AsyncioAdapter(FrameworkAdapter):
+    name = "asyncio"
+    deadline_error = DeadlineExceeded
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def check_loop(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            raise WrongEventLoopError(
+                "this aiolite connection belongs to an asyncio event loop, "
+                "but no asyncio loop is running in this thread"
+            ) from None
+        if running is not self._loop:
+            raise WrongEventLoopError(
+                "this aiolite connection was opened in another asyncio event loop; "
+                "open one connection per loop"
+            )
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def effective_deadline(self) -> float:
+        anyio = sys.modules.get("anyio")
+        if anyio is None:
+            return inf
+        return float(anyio.current_effective_deadline())
+
+    async def wait(self, request: Request, enqueue: Callable[[Request], bool]) -> None:
+        future = self._loop.create_future()
+        request.waiter = future
+        if not enqueue(request):
+            return
+        try:
+            await future
+        except asyncio.CancelledError:
+            request.on_cancel()
+            raise
+
+    def resolve(self, request: Request) -> None:
+        future = request.waiter
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def call_soon_threadsafe(self, function: Wakeup) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(function)
+        except RuntimeError:  # "Event loop is closed"
+            return False
+        return True
+
+    async def sleep_until(self, when: float) -> None:
+        await asyncio.sleep(max(0.0, when - self._loop.time()))
+
+    def shield(self) -> AbstractContextManager[Any]:
+        anyio = sys.modules.get("anyio")
+        if anyio is None:
+            return nullcontext()
+        scope: AbstractContextManager[Any] = anyio.CancelScope(shield=True)
+        return scope
+
+    def event(self) -> Event:
+        return asyncio.Event()
+
+    def start_callback(self, call: CallbackCall) -> bool:
+        return self.call_soon_threadsafe(lambda: self._start_callback(call))
+
+    def _start_callback(self, call: CallbackCall) -> None:
+        if call.cancel_requested:
+            call.finish(CallbackCall.CANCELLED)
+            return
+        call.runner = self._loop.create_task(self._run_callback(call), context=call.context)
+
+    async def _run_callback(self, call: CallbackCall) -> None:
+        timeout: asyncio.Timeout | None = None
+        try:
+            if call.deadline is None:
+                value = await call.function(*call.args)
+            else:
+                when = self._loop.time() + (call.deadline - monotonic())
+                async with asyncio.timeout_at(when) as timeout:
+                    value = await call.function(*call.args)
+        except asyncio.CancelledError:
+            call.finish(CallbackCall.CANCELLED)
+        except TimeoutError as exc:
+            if timeout is not None and timeout.expired():
+                call.finish(CallbackCall.DEADLINE)
+            else:
+                call.finish(CallbackCall.ERROR, error=exc)
+        except BaseException as exc:
+            call.finish(CallbackCall.ERROR, error=exc)
+        else:
+            call.finish(CallbackCall.VALUE, value)
+
+    def cancel_callback(self, call: CallbackCall) -> None:
+        call.cancel_requested = True
+        if call.runner is not None:
+            call.runner.cancel()

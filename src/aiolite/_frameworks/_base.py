@@ -1,0 +1,150 @@
+"""What the engine needs from an async framework, and nothing more.
+
+The engine runs requests in a worker thread; an adapter connects that thread
+to one event loop: it parks the awaiting task until the worker is done,
+wakes the loop from the worker, turns the framework's cancellation into a
+cancelled request, and runs async callbacks in the loop on the worker's
+behalf. asyncio (uvloop included) and trio each have one; anyio runs on
+either and is served by the adapter of its backend, which also honours
+anyio's cancel scopes.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from contextvars import Context
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .._engine import Request
+
+Wakeup = Callable[[], None]
+
+
+class Event(Protocol):
+    """The framework's one-shot event (``asyncio.Event``, ``trio.Event``)."""
+
+    def set(self) -> None: ...
+
+    async def wait(self) -> Any: ...
+
+
+class CallbackCall:
+    """One async callback that the worker thread waits for.
+
+    Created in the worker, started in the loop, finished in the loop, waited
+    for in the worker: ``done`` is the only thing the two threads share
+    while it runs.
+    """
+
+    __slots__ = (
+        "args",
+        "cancel_requested",
+        "context",
+        "deadline",
+        "done",
+        "error",
+        "function",
+        "outcome",
+        "runner",
+        "value",
+    )
+
+    NOT_DONE = "not done"
+    VALUE = "value"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    DEADLINE = "deadline"
+
+    def __init__(
+        self,
+        function: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        context: Context,
+        deadline: float | None,
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.context = context
+        self.deadline = deadline  # time.monotonic() based, or None
+        self.cancel_requested = False
+        self.runner: Any = None  # the framework's task or cancel scope, once started
+        self.outcome = CallbackCall.NOT_DONE
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def finish(self, outcome: str, value: Any = None, error: BaseException | None = None) -> None:
+        if self.outcome is not CallbackCall.NOT_DONE:
+            return
+        self.outcome = outcome
+        self.value = value
+        self.error = error
+        self.done.set()
+
+
+class FrameworkAdapter(ABC):
+    """The bridge between one event loop and the worker threads serving it."""
+
+    name: str
+    """``"asyncio"`` or ``"trio"``: the framework whose loop this serves."""
+
+    deadline_error: type[TimeoutError]
+    """Raised when ``aiolite.deadline`` passes."""
+
+    @abstractmethod
+    def check_loop(self) -> None:
+        """Raise :class:`WrongEventLoopError` unless called in the adapter's own loop."""
+
+    @abstractmethod
+    def now(self) -> float:
+        """The framework clock, which ``aiolite.deadline`` is measured on."""
+
+    @abstractmethod
+    def effective_deadline(self) -> float:
+        """The deadline of the enclosing cancel scopes (framework clock), or +inf."""
+
+    @abstractmethod
+    async def wait(self, request: Request, enqueue: Callable[[Request], bool]) -> None:
+        """Enqueue ``request`` and park the calling task until it is resolved.
+
+        ``enqueue`` returns False when the worker is gone (the request then
+        carries its error): return at once. If the task is cancelled first,
+        call ``request.on_cancel()`` and let the framework's own cancellation
+        propagate.
+        """
+
+    @abstractmethod
+    def resolve(self, request: Request) -> None:
+        """Wake the task waiting for ``request`` (called in the loop thread)."""
+
+    @abstractmethod
+    def call_soon_threadsafe(self, function: Wakeup) -> bool:
+        """Run ``function`` in the loop soon; False if the loop has finished."""
+
+    @abstractmethod
+    async def sleep_until(self, when: float) -> None:
+        """Sleep until ``when`` on the framework clock (a checkpoint)."""
+
+    @abstractmethod
+    def shield(self) -> AbstractContextManager[Any]:
+        """A block in which the framework's cancel scopes do not cancel awaits.
+
+        Used only around the rollback that ends a cancelled transaction
+        block, so its outcome is known before the cancellation propagates.
+        """
+
+    @abstractmethod
+    def event(self) -> Event:
+        """A new event of the framework, for tasks waiting on a transaction block."""
+
+    @abstractmethod
+    def start_callback(self, call: CallbackCall) -> bool:
+        """From the worker thread: start ``call`` in the loop; False if the loop is gone."""
+
+    @abstractmethod
+    def cancel_callback(self, call: CallbackCall) -> None:
+        """In the loop thread: cancel ``call`` if it has started, or mark it not to start."""
