@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Generator, Iterable
+from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -254,17 +254,19 @@ class Cursor(Generic[RowT]):
             self._connection._post(close_in_worker, self._statement)
 
 
-class PendingCursor(Generic[RowT]):
+class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
     """What ``execute`` returns: await it, iterate it, or use it with ``async with``.
 
     * ``cursor = await db.execute(sql)`` runs the statement and gives the cursor;
     * ``async for row in db.execute(sql)`` runs it and iterates the rows;
     * ``async with db.execute(sql) as cursor`` also closes the cursor at the end.
 
-    The statement runs once, however many of these are used.
+    It is also a coroutine, so ``asyncio.create_task(db.execute(sql))`` and
+    ``TaskGroup.create_task`` take it as they take any other call. The
+    statement runs once, however many of these are used.
     """
 
-    __slots__ = ("_bindings", "_connection", "_cursor", "_many", "_sql", "_started")
+    __slots__ = ("_bindings", "_connection", "_cursor", "_driver", "_many", "_sql", "_started")
 
     def __init__(
         self,
@@ -278,6 +280,7 @@ class PendingCursor(Generic[RowT]):
         self._bindings = bindings
         self._many = many
         self._cursor: Cursor[RowT] | None = None
+        self._driver: Coroutine[Any, Any, Cursor[RowT]] | None = None
         self._started = False
 
     def __await__(self) -> Generator[Any, None, Cursor[RowT]]:
@@ -290,6 +293,22 @@ class PendingCursor(Generic[RowT]):
                 self._sql, self._bindings, self._many
             )
         return self._cursor
+
+    # The coroutine protocol, for task runners that drive coroutines by hand.
+
+    def send(self, value: Any) -> Any:
+        if self._driver is None:
+            self._driver = self._start()
+        return self._driver.send(value)
+
+    def throw(self, *exc_info: Any) -> Any:
+        if self._driver is None:
+            self._driver = self._start()
+        return self._driver.throw(*exc_info)
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
 
     def __aiter__(self) -> PendingCursor[RowT]:
         return self
