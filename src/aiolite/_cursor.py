@@ -287,8 +287,8 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
         return self._start().__await__()
 
     async def _start(self) -> Cursor[RowT]:
+        self._started = True
         if self._cursor is None:
-            self._started = True
             self._cursor = await self._connection._open_cursor(
                 self._sql, self._bindings, self._many
             )
@@ -296,15 +296,17 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
 
     # The coroutine protocol, for task runners that drive coroutines by hand.
 
-    def send(self, value: Any) -> Any:
+    def _drive(self) -> Coroutine[Any, Any, Cursor[RowT]]:
+        self._started = True  # handed to a task: whatever happens next was asked for
         if self._driver is None:
             self._driver = self._start()
-        return self._driver.send(value)
+        return self._driver
+
+    def send(self, value: Any) -> Any:
+        return self._drive().send(value)
 
     def throw(self, *exc_info: Any) -> Any:
-        if self._driver is None:
-            self._driver = self._start()
-        return self._driver.throw(*exc_info)
+        return self._drive().throw(*exc_info)
 
     def close(self) -> None:
         if self._driver is not None:
