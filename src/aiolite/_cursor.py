@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import apsw
 
+from ._errors import ConnectionClosedError
 from ._rows import CompiledFactory, RowConverter, _keep_tuples
 
 if TYPE_CHECKING:
@@ -34,11 +35,12 @@ Description = tuple[tuple[Any, ...], ...]
 class Statement:
     """Worker-side state of one execution: the APSW cursor and how to shape its rows."""
 
-    __slots__ = ("convert", "description", "factory", "raw")
+    __slots__ = ("convert", "description", "factory", "held_error", "raw")
 
     def __init__(self, factory: CompiledFactory) -> None:
         self.factory = factory
         self.raw: apsw.Cursor | None = None
+        self.held_error: Exception | None = None  # raised by the fetch after the rows before it
         self.convert: RowConverter | None = None
         self.description: Description | None = None
 
@@ -91,17 +93,29 @@ def fetch_in_worker(
     """Up to ``size`` rows (all when None) and whether the statement is finished.
 
     One row past ``size`` is read ahead, so a result that fits the batch is
-    known to be complete without another round trip.
+    known to be complete without another round trip. If producing a row
+    fails part way through a batch, the rows before it are still delivered
+    and the error is raised by the next fetch, as iterating the statement
+    directly would; ``fetchall`` (``size`` None) raises at once.
     """
+    error, statement.held_error = statement.held_error, None
+    if error is not None:
+        raise error
     raw = statement.raw
     if raw is None:
         raise apsw.CursorClosedError("the cursor was closed, cancelled or failed")
     source: Iterable[Any] = raw if size is None else islice(raw, size + 1)
+    if statement.factory is not _keep_tuples:
+        source = (statement.convert(row) for row in source)  # type: ignore[misc]
+    rows: list[Any] = []
     try:
-        if statement.factory is _keep_tuples:
-            rows = list(source)
-        else:
-            rows = [statement.convert(row) for row in source]  # type: ignore[misc]
+        rows.extend(source)  # keeps the rows read before an error
+    except Exception as exc:
+        statement.close()
+        if size is None or not rows or isinstance(exc, apsw.InterruptError):
+            raise  # nothing to hand over first, or stopped by cancellation or a deadline
+        statement.held_error = exc
+        return rows, False
     except BaseException:
         statement.close()
         raise
@@ -136,6 +150,7 @@ class Cursor(Generic[RowT]):
         max_batch: int,
     ) -> None:
         self._connection = connection
+        self._engine = connection._engine
         self._statement = statement
         self._rows: deque[RowT] = deque(rows)
         self._done = done
@@ -160,7 +175,7 @@ class Cursor(Generic[RowT]):
         return self
 
     async def __anext__(self) -> RowT:
-        if self._rows:
+        if self._rows and not self._engine.closed:
             return self._rows.popleft()
         if await self._fill(self._next_batch):
             return self._rows.popleft()
@@ -168,24 +183,35 @@ class Cursor(Generic[RowT]):
 
     async def fetchone(self) -> RowT | None:
         """The next row, or None when there are no more."""
-        if self._rows or await self._fill(self._next_batch):
+        if (self._rows and not self._engine.closed) or await self._fill(self._next_batch):
             return self._rows.popleft()
         return None
 
     async def fetchmany(self, size: int | None = None) -> list[RowT]:
         """Up to ``size`` more rows (``arraysize`` by default); fewer only at the end."""
         wanted = self.arraysize if size is None else size
+        self._check_open()
         while len(self._rows) < wanted and await self._fill(max(wanted - len(self._rows), 1)):
             pass
         return [self._rows.popleft() for _ in range(min(wanted, len(self._rows)))]
 
     async def fetchall(self) -> list[RowT]:
-        """Every remaining row, in one round trip at most."""
+        """Every remaining row, in one round trip at most.
+
+        If fetching fails, rows fetched earlier stay in the cursor.
+        """
+        self._check_open()
         rows = list(self._rows)
-        self._rows.clear()
         if not self._done:
             rows.extend(await self._fetch(None))
+        self._rows.clear()
         return rows
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise apsw.CursorClosedError("the cursor is closed")
+        if self._engine.closed:
+            raise ConnectionClosedError("the connection is closed")
 
     @property
     def get(self) -> Awaitable[Any]:
@@ -229,6 +255,7 @@ class Cursor(Generic[RowT]):
 
     async def _fill(self, size: int) -> bool:
         """Fetch the next batch into the buffer; False if there were no more rows."""
+        self._check_open()
         if self._done:
             return False
         self._rows.extend(await self._fetch(size))
@@ -236,12 +263,11 @@ class Cursor(Generic[RowT]):
         return bool(self._rows)
 
     async def _fetch(self, size: int | None) -> list[RowT]:
-        if self._closed:
-            raise apsw.CursorClosedError("the cursor is closed")
         try:
             rows, done = await self._connection._call(fetch_in_worker, self._statement, size)
         except BaseException:
-            if self._statement.raw is None:
+            statement = self._statement
+            if statement.raw is None and statement.held_error is None:
                 self._done = True  # the worker gave up on the statement; nothing more will come
             raise
         self._done = done

@@ -75,6 +75,7 @@ class Request:
         "deadline_from_scope",
         "engine",
         "error",
+        "expired",
         "fn",
         "framework_deadline",
         "value",
@@ -99,10 +100,27 @@ class Request:
         self.deadline_from_scope = False
         self.framework_deadline = inf
         self.aborted: str | None = None
+        self.expired = False  # loop side only: aiolite.deadline passed while it waited
         self.value: Any = None
         self.error: BaseException | None = None
         self.waiter: Any = None  # the adapter's handle on the waiting task
         self.callback: CallbackCall | None = None
+
+    @property
+    def explicit_deadline(self) -> float | None:
+        """The ``aiolite.deadline`` the waiting side must enforce itself (framework clock).
+
+        Deadlines of the framework's own cancel scopes need no help: the
+        framework cancels the waiting task when they pass.
+        """
+        if self.deadline is None or self.deadline_from_scope:
+            return None
+        return self.framework_deadline
+
+    def expire(self) -> None:
+        """Loop side: the deadline passed before the worker finished; stop it."""
+        self.expired = True
+        self.on_cancel()
 
     def on_cancel(self) -> None:
         """The waiting task was cancelled (loop thread): stop the request if it may be."""
@@ -169,10 +187,13 @@ class Engine:
         """Run ``fn(sync_connection, *args)`` in the worker and return its result.
 
         Cancelling the awaiting task cancels the request unless
-        ``cancellable`` is False (used for rollbacks that must happen).
+        ``cancellable`` is False (used for rollbacks that must happen); such a
+        request also ignores deadlines.
         """
         request = self._new_request(fn, args, cancellable)
         await self.adapter.wait(request, self._enqueue)
+        if request.expired:
+            raise self.adapter.deadline_error("the request's deadline passed")
         if request.error is not None:
             await self._raise_failure(request)
         return request.value
@@ -191,6 +212,7 @@ class Engine:
         """
         if self._worker_gone or not self._thread.is_alive():
             return
+        self.adapter.check_loop()  # before any state changes: a refused close changes nothing
         self._closing = True
         self._interrupt_running()
         running = self._current
@@ -235,6 +257,8 @@ class Engine:
                 "use a sync callback (it gets the connection) or another connection"
             )
         request = Request(self, fn, args, copy_context(), cancellable)
+        if not cancellable:
+            return request  # clean-up (a rollback) must run even after the deadline passed
         explicit = deadline_var.get()
         scoped = adapter.effective_deadline()
         if explicit is not None or scoped != inf:
@@ -330,6 +354,9 @@ class Engine:
             request.value = request.context.run(request.fn, self._conn, *request.args)
         except BaseException as exc:
             request.error = exc
+            if self._closing and request.aborted is None:
+                # close() interrupted it (sqlite3_interrupt is seen before the progress handler)
+                request.aborted = ABORT_CLOSED
         finally:
             self._current = None
 

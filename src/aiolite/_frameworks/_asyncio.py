@@ -57,11 +57,16 @@ class AsyncioAdapter(FrameworkAdapter):
         request.waiter = future
         if not enqueue(request):
             return
+        deadline = request.explicit_deadline
+        timer = None if deadline is None else self._loop.call_at(deadline, _expire, request)
         try:
             await future
         except asyncio.CancelledError:
             request.on_cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def resolve(self, request: Request) -> None:
         future = request.waiter
@@ -122,3 +127,10 @@ class AsyncioAdapter(FrameworkAdapter):
         call.cancel_requested = True
         if call.runner is not None:
             call.runner.cancel()
+
+
+def _expire(request: Request) -> None:
+    future = request.waiter
+    if future is not None and not future.done():
+        request.expire()
+        future.set_result(None)

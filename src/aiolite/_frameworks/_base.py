@@ -114,7 +114,8 @@ class FrameworkAdapter(ABC):
         ``enqueue`` returns False when the worker is gone (the request then
         carries its error): return at once. If the task is cancelled first,
         call ``request.on_cancel()`` and let the framework's own cancellation
-        propagate.
+        propagate. If ``request.explicit_deadline`` passes first, call
+        ``request.expire()`` and return.
         """
 
     @abstractmethod

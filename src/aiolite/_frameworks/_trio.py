@@ -65,7 +65,14 @@ class TrioAdapter(FrameworkAdapter):
             request.on_cancel()
             return trio.lowlevel.Abort.SUCCEEDED
 
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        deadline = request.explicit_deadline
+        if deadline is None:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            return
+        with trio.CancelScope(deadline=deadline) as scope:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        if scope.cancelled_caught:
+            request.expire()
 
     def resolve(self, request: Request) -> None:
         task = request.waiter
