@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 # Counts forever: only cancellation, a deadline or close() can stop it.
-ENDLESS_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+ENDLESS_QUERY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+)
 
 # Writes a few rows while running forever, so a stopped write can be shown to leave nothing.
 ENDLESS_INSERT = (
