@@ -154,6 +154,7 @@ class Engine:
         self._adaptive = check_progress_steps is None
         self._base_steps = check_progress_steps or _DEFAULT_STEPS
         self._steps = self._base_steps
+        self._interval_steps = self._steps  # the count governing SQLite's current interval
         self._checked: Request | None = None
         self._last_cpu = 0.0
         self._thread = threading.Thread(
@@ -348,7 +349,9 @@ class Engine:
             request.error = TimeoutError("deadline passed while the request was queued")
             return
         if self._steps != self._base_steps and self._conn is not None:
+            # A new request may step far slower than the last: start checking often again.
             self._set_steps(self._base_steps)
+            self._interval_steps = self._base_steps
         self._current = request
         try:
             request.value = request.context.run(request.fn, self._conn, *request.args)
@@ -419,20 +422,24 @@ class Engine:
             return True
         if self._adaptive:
             now = thread_time()
+            # SQLite moved its next check point *before* calling us, using the
+            # step count in force until now: that count governs the coming
+            # interval, and the one before it governed the interval just ended.
+            measured_steps, self._interval_steps = self._interval_steps, self._steps
             if self._checked is self._current:
-                self._retune(now - self._last_cpu)
+                self._retune(now - self._last_cpu, measured_steps)
             else:
                 self._checked = self._current
             self._last_cpu = now
         return False
 
-    def _retune(self, cpu_seconds: float) -> None:
-        steps = self._steps
+    def _retune(self, cpu_seconds: float, measured_steps: int) -> None:
         if cpu_seconds <= 0:
-            wanted = steps * 2
+            wanted = measured_steps * 2
         else:
-            wanted = int(steps * _CHECK_EVERY_CPU_SECONDS / cpu_seconds)
+            wanted = int(measured_steps * _CHECK_EVERY_CPU_SECONDS / cpu_seconds)
         wanted = max(_MIN_STEPS, min(_MAX_STEPS, wanted))
+        steps = self._steps
         if wanted > steps * _RETUNE_FACTOR or wanted * _RETUNE_FACTOR < steps:
             self._set_steps(wanted)
 
