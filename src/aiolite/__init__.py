@@ -1,13 +1,16 @@
 """aiolite: async SQLite for asyncio, uvloop, trio and anyio, on APSW.
 
->>> import aiolite
->>> async def main():                                            # doctest: +SKIP
-...     async with aiolite.connect("app.db") as db:
+>>> import asyncio, aiolite
+>>> async def main():
+...     async with aiolite.connect(":memory:") as db:
 ...         await db.execute("CREATE TABLE IF NOT EXISTS t(x, y)")
 ...         async with db:                                       # a transaction
 ...             await db.executemany("INSERT INTO t VALUES(?, ?)", [(1, 2), (3, 4)])
 ...         async for x, y in db.execute("SELECT x, y FROM t"):
 ...             print(x, y)
+>>> asyncio.run(main())
+1 2
+3 4
 
 SQLite errors are APSW's exception classes, re-exported here unchanged.
 """

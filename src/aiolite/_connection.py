@@ -162,11 +162,17 @@ class Connection(SQLiteMethods, Generic[RowT]):
         upgrade, a ``.dump``, ``apsw.ext`` helpers): one round trip instead
         of many. ``fn`` gets the plain ``apsw.Connection``.
 
-        >>> def upgrade(conn):                                   # doctest: +SKIP
+        >>> import asyncio, aiolite
+        >>> def upgrade(conn):
         ...     with conn:
         ...         if conn.pragma("user_version") == 0:
         ...             conn.execute("CREATE TABLE t(x); PRAGMA user_version = 1")
-        >>> await db.run(upgrade)                                # doctest: +SKIP
+        ...     return conn.pragma("user_version")
+        >>> async def main():
+        ...     async with aiolite.connect(":memory:") as db:
+        ...         return await db.run(upgrade)
+        >>> asyncio.run(main())
+        1
         """
         return await self._call(fn, *args, **kwargs)
 
@@ -177,9 +183,14 @@ class Connection(SQLiteMethods, Generic[RowT]):
         rows, or ``async with`` it to close the cursor at the end. The
         statement and the first batch of rows are one round trip.
 
-        >>> await db.execute("INSERT INTO t VALUES(?, ?)", (1, "one"))  # doctest: +SKIP
-        >>> async for x, y in db.execute("SELECT x, y FROM t"):          # doctest: +SKIP
-        ...     print(x, y)
+        >>> import asyncio, aiolite
+        >>> async def main():
+        ...     async with aiolite.connect(":memory:") as db:
+        ...         await db.execute("CREATE TABLE t(x, y); INSERT INTO t VALUES(?, ?)", (1, "one"))
+        ...         async for x, y in db.execute("SELECT x, y FROM t"):
+        ...             print(x, y)
+        >>> asyncio.run(main())
+        1 one
         """
         return PendingCursor(self, statements, bindings, False)
 
@@ -393,8 +404,13 @@ def connect(
     ``dict``, a dataclass, a NamedTuple or a function); the other options are
     listed in :class:`ConnectOptions`.
 
-    >>> async with aiolite.connect("app.db") as db:                # doctest: +SKIP
-    ...     await db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+    >>> import asyncio, aiolite
+    >>> async def main():
+    ...     async with aiolite.connect(":memory:", row_factory=aiolite.Row) as db:
+    ...         row = await (await db.execute("SELECT 1 AS id, 'Ada' AS name")).fetchone()
+    ...         return row.name, db.closed
+    >>> asyncio.run(main())
+    ('Ada', False)
     """
     unknown = set(options) - set(ConnectOptions.__annotations__)
     if unknown:

@@ -43,8 +43,13 @@ class SQLiteMethods:
     async def pragma(self, name: str, value: Any = None, *, schema: str | None = None) -> Any:
         """Run ``PRAGMA name`` (``= value`` if given) and return its simplest result.
 
-        >>> await db.pragma("journal_mode")                      # doctest: +SKIP
-        'wal'
+        >>> import asyncio, aiolite
+        >>> async def main():
+        ...     async with aiolite.connect(":memory:") as db:
+        ...         await db.pragma("user_version", 3)
+        ...         return await db.pragma("user_version"), await db.pragma("journal_mode")
+        >>> asyncio.run(main())
+        (3, 'memory')
         """
         if value is None:  # APSW tells "no value" from None by the argument's absence
             return await self._call(apsw.Connection.pragma, name, schema=schema)
@@ -182,9 +187,16 @@ class SQLiteMethods:
         A plain function runs in the worker thread; an ``async def`` runs in
         the event loop while the statement waits for it. Pass None to remove.
 
-        >>> async def lookup(key):                               # doctest: +SKIP
-        ...     return await cache.get(key)
-        >>> await db.create_scalar_function("lookup", lookup, 1)  # doctest: +SKIP
+        >>> import asyncio, aiolite
+        >>> async def lookup(key):
+        ...     await asyncio.sleep(0)          # any async I/O: a cache, an HTTP call...
+        ...     return key.upper()
+        >>> async def main():
+        ...     async with aiolite.connect(":memory:") as db:
+        ...         await db.create_scalar_function("lookup", lookup, 1)
+        ...         return await (await db.execute("SELECT lookup('ada')")).get
+        >>> asyncio.run(main())
+        'ADA'
         """
         await self._call(
             apsw.Connection.create_scalar_function,

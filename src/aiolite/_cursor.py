@@ -132,9 +132,14 @@ def close_in_worker(conn: apsw.Connection, statement: Statement) -> None:
 class Cursor(Generic[RowT]):
     """The rows of one ``execute``: iterate with ``async for`` or fetch them.
 
-    >>> async def names(db):                                   # doctest: +SKIP
-    ...     async with db.execute("SELECT name FROM people") as cursor:
-    ...         return [name async for (name,) in cursor]
+    >>> import asyncio, aiolite
+    >>> async def main():
+    ...     async with aiolite.connect(":memory:") as db:
+    ...         await db.execute("CREATE TABLE people(name); INSERT INTO people VALUES ('Ada')")
+    ...         async with db.execute("SELECT name FROM people") as cursor:
+    ...             return cursor.description[0][0], [name async for (name,) in cursor]
+    >>> asyncio.run(main())
+    ('name', ['Ada'])
     """
 
     arraysize: int = 1

@@ -80,10 +80,17 @@ def _roll_back(conn: apsw.Connection, savepoint: str | None) -> None:
 class Transaction:
     """One ``async with`` transaction block on a connection.
 
-    >>> async def transfer(db, amount):                          # doctest: +SKIP
-    ...     async with db.transaction("immediate"):
-    ...         await db.execute("UPDATE acct SET bal = bal - ? WHERE id = 1", (amount,))
-    ...         await db.execute("UPDATE acct SET bal = bal + ? WHERE id = 2", (amount,))
+    >>> import asyncio, aiolite
+    >>> async def main():
+    ...     async with aiolite.connect(":memory:") as db:
+    ...         await db.execute("CREATE TABLE acct(id, bal)")
+    ...         await db.execute("INSERT INTO acct VALUES (1, 10), (2, 0)")
+    ...         async with db.transaction("immediate"):
+    ...             await db.execute("UPDATE acct SET bal = bal - 3 WHERE id = 1")
+    ...             await db.execute("UPDATE acct SET bal = bal + 3 WHERE id = 2")
+    ...         return await (await db.execute("SELECT bal FROM acct ORDER BY id")).get
+    >>> asyncio.run(main())
+    [7, 3]
     """
 
     __slots__ = ("_connection", "_held_reset", "_mode", "_owner", "_savepoint")
