@@ -14,6 +14,7 @@ import inspect
 import threading
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     fw.run(partial(pyfuncitem.obj, **arguments))
     return True
+
+
+@pytest.fixture(params=["memory", "file"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An in-memory database, then a file one: each test using it runs on both."""
+    return ":memory:" if request.param == "memory" else str(tmp_path / "test.db")
 
 
 def aiolite_threads() -> list[threading.Thread]:

@@ -81,6 +81,13 @@ class TaskGroup:
             self._group.start_soon(run_scoped)
         return handle
 
+    def start_propagating(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start a task whose exception fails the whole group, as the framework does."""
+        if self._fw.kind == "asyncio":
+            self._group.create_task(fn(*args))
+        else:
+            self._group.start_soon(fn, *args)
+
     def cancel_all(self) -> None:
         if self._fw.kind == "asyncio":
             for task in list(self._group._tasks):

@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
-import apsw
 import pytest
 import trio
 
 import aiolite
 from tests.frameworks import Framework
-from tests.helpers import ENDLESS_INSERT, ENDLESS_QUERY, db_path
-
-Db = aiolite.Connection[Any]
-
-GUARD = 15.0
-"""Bounds a step that must not hang, so that a hang fails fast and says where."""
+from tests.helpers import (
+    ENDLESS_INSERT,
+    ENDLESS_QUERY,
+    ENDLESS_ROWS,
+    GUARD,
+    Db,
+    WorkerGate,
+    assert_usable,
+    count_rows,
+    db_path,
+    values,
+)
 
 SHORT = 0.1
 """How long an endless request runs before a timeout cancels it."""
@@ -47,43 +53,21 @@ TEN_THOUSAND_ROWS = (
     "SELECT x FROM c"
 )
 
-ENDLESS_ROWS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
-"""Streams 1, 2, 3, ... for ever."""
 
+def recording_endless_query(
+    db: Db, started: Any, seen: list[type[BaseException]]
+) -> Callable[[], Awaitable[None]]:
+    """An endless query that sets ``started`` as it begins and records how it ended."""
 
-@pytest.fixture(params=["memory", "file"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return ":memory:" if request.param == "memory" else db_path(tmp_path)
+    async def query() -> None:
+        started.set()
+        try:
+            await db.execute(ENDLESS_QUERY)
+        except BaseException as exc:
+            seen.append(type(exc))
+            raise
 
-
-async def assert_usable(fw: Framework, db: Db) -> None:
-    """The next request runs: possible only once every request before it has stopped."""
-    async with fw.fail_after(GUARD):
-        assert await (await db.execute("SELECT 1")).get == 1
-
-
-async def count_rows(db: Db) -> int:
-    result: int = await (await db.execute("SELECT count(*) FROM t")).get
-    return result
-
-
-async def values(db: Db) -> list[int]:
-    return [x async for (x,) in db.execute("SELECT x FROM t ORDER BY x")]
-
-
-class WorkerGate:
-    """Holds a connection's worker thread inside a request until opened."""
-
-    def __init__(self) -> None:
-        self._opened = threading.Event()
-
-    def hold(self, conn: apsw.Connection) -> str:
-        if not self._opened.wait(GUARD):
-            raise RuntimeError("the gate was never opened")
-        return "released"
-
-    def open(self) -> None:
-        self._opened.set()
+    return query
 
 
 # --------------------------------------------------------- each way of cancelling
@@ -106,13 +90,7 @@ async def test_task_cancel_stops_running_query(fw: Framework) -> None:
     async with aiolite.connect(":memory:") as db:
         started = asyncio.Event()
 
-        async def query() -> None:
-            started.set()
-            try:
-                await db.execute(ENDLESS_QUERY)
-            except BaseException as exc:
-                seen.append(type(exc))
-                raise
+        query = recording_endless_query(db, started, seen)
 
         task = asyncio.create_task(query())
         await started.wait()
@@ -124,46 +102,13 @@ async def test_task_cancel_stops_running_query(fw: Framework) -> None:
         await assert_usable(fw, db)
 
 
-@pytest.mark.frameworks("asyncio", "uvloop")
-async def test_failing_sibling_in_asyncio_taskgroup_stops_query(fw: Framework) -> None:
-    seen: list[type[BaseException]] = []
-    async with aiolite.connect(":memory:") as db:
-        started = asyncio.Event()
-
-        async def query() -> None:
-            started.set()
-            try:
-                await db.execute(ENDLESS_QUERY)
-            except BaseException as exc:
-                seen.append(type(exc))
-                raise
-
-        async def failing_sibling() -> None:
-            await started.wait()
-            await asyncio.sleep(LET_IT_RUN)
-            raise ValueError("the sibling failed")
-
-        with pytest.RaisesGroup(ValueError):
-            async with asyncio.TaskGroup() as group:
-                group.create_task(query())
-                group.create_task(failing_sibling())
-        assert seen == [asyncio.CancelledError]
-        await assert_usable(fw, db)
-
-
-@pytest.mark.frameworks("trio", "anyio-asyncio", "anyio-trio")
-async def test_failing_sibling_in_nursery_stops_query(fw: Framework) -> None:
+async def test_failing_sibling_stops_query(fw: Framework) -> None:
+    """A failing sibling in an asyncio TaskGroup, a trio nursery or an anyio task group."""
     seen: list[type[BaseException]] = []
     async with aiolite.connect(":memory:") as db:
         started = fw.event()
 
-        async def query() -> None:
-            started.set()
-            try:
-                await db.execute(ENDLESS_QUERY)
-            except BaseException as exc:
-                seen.append(type(exc))
-                raise
+        query = recording_endless_query(db, started, seen)
 
         async def failing_sibling() -> None:
             await started.wait()
@@ -171,79 +116,40 @@ async def test_failing_sibling_in_nursery_stops_query(fw: Framework) -> None:
             raise ValueError("the sibling failed")
 
         with pytest.RaisesGroup(ValueError):
-            if fw.anyio:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(query)
-                    group.start_soon(failing_sibling)
-            else:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(query)
-                    nursery.start_soon(failing_sibling)
+            async with fw.task_group() as group:
+                group.start_propagating(query)
+                group.start_propagating(failing_sibling)
         assert seen == [fw.cancelled_error]
         await assert_usable(fw, db)
 
 
-@pytest.mark.frameworks("trio")
-async def test_trio_cancel_scope_stops_running_query(fw: Framework) -> None:
+@pytest.mark.frameworks("trio", "anyio-asyncio", "anyio-trio")
+async def test_cancel_scope_stops_running_query(fw: Framework) -> None:
+    """trio's scopes under trio, anyio's under anyio (on either backend)."""
+    scopes: Any = trio if fw.name == "trio" else anyio
+    cancelled = trio.Cancelled if fw.name == "trio" else anyio.get_cancelled_exc_class()
     seen: list[type[BaseException]] = []
     async with aiolite.connect(":memory:") as db:
-        scope = trio.CancelScope()
-        started = trio.Event()
+        scope = scopes.CancelScope()
+        started = fw.event()
+
+        endless = recording_endless_query(db, started, seen)
 
         async def query() -> None:
             with scope:
-                started.set()
-                try:
-                    await db.execute(ENDLESS_QUERY)
-                except BaseException as exc:
-                    seen.append(type(exc))
-                    raise
+                await endless()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(query)
-            await started.wait()
-            await trio.sleep(LET_IT_RUN)
-            scope.cancel()
-        assert scope.cancelled_caught
-        assert seen == [trio.Cancelled]
-        await assert_usable(fw, db)
-
-        finished = False
-        with trio.move_on_after(SHORT) as timed:
-            await db.execute(ENDLESS_QUERY)
-            finished = True
-        assert timed.cancelled_caught
-        assert not finished
-        await assert_usable(fw, db)
-
-
-@pytest.mark.frameworks("anyio-asyncio", "anyio-trio")
-async def test_anyio_cancel_scope_stops_running_query(fw: Framework) -> None:
-    seen: list[type[BaseException]] = []
-    async with aiolite.connect(":memory:") as db:
-        scope = anyio.CancelScope()
-        started = anyio.Event()
-
-        async def query() -> None:
-            with scope:
-                started.set()
-                try:
-                    await db.execute(ENDLESS_QUERY)
-                except BaseException as exc:
-                    seen.append(type(exc))
-                    raise
-
-        async with anyio.create_task_group() as group:
+        async with fw.task_group() as group:
             group.start_soon(query)
             await started.wait()
-            await anyio.sleep(LET_IT_RUN)
+            await fw.sleep(LET_IT_RUN)
             scope.cancel()
         assert scope.cancelled_caught
-        assert seen == [anyio.get_cancelled_exc_class()]
+        assert seen == [cancelled]
         await assert_usable(fw, db)
 
         finished = False
-        with anyio.move_on_after(SHORT) as timed:
+        with scopes.move_on_after(SHORT) as timed:
             await db.execute(ENDLESS_QUERY)
             finished = True
         assert timed.cancelled_caught

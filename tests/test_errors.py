@@ -12,7 +12,7 @@ import pytest
 
 import aiolite
 from tests.frameworks import Framework
-from tests.helpers import db_path
+from tests.helpers import assert_usable, count_rows, db_path
 
 
 def still_running(names: list[str]) -> list[str]:
@@ -38,15 +38,6 @@ def started_workers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return started
 
 
-async def assert_usable(db: aiolite.Connection[Any]) -> None:
-    assert await (await db.execute("SELECT 40 + ?", (2,))).get == 42
-
-
-async def count(db: aiolite.Connection[Any]) -> int:
-    result: int = await (await db.execute("SELECT count(*) FROM t")).get
-    return result
-
-
 # ---------------------------------------------------------- errors from statements
 
 
@@ -55,11 +46,11 @@ async def test_wrong_number_of_bindings(fw: Framework) -> None:
         await db.execute("CREATE TABLE t(x, y)")
         with pytest.raises(aiolite.BindingsError):
             await db.execute("INSERT INTO t VALUES (?, ?)", (1,))
-        await assert_usable(db)
+        await assert_usable(fw, db)
         with pytest.raises(aiolite.BindingsError):
             await db.execute("INSERT INTO t VALUES (?, ?)", (1, 2, 3))
-        await assert_usable(db)
-        assert await count(db) == 0
+        await assert_usable(fw, db)
+        assert await count_rows(db) == 0
 
 
 async def test_unbindable_value(fw: Framework) -> None:
@@ -70,8 +61,8 @@ async def test_unbindable_value(fw: Framework) -> None:
         with pytest.raises(TypeError):
             await db.execute("INSERT INTO t VALUES (:x)", {"x": object()})
         assert not await db.in_transaction
-        await assert_usable(db)
-        assert await count(db) == 0
+        await assert_usable(fw, db)
+        assert await count_rows(db) == 0
 
 
 async def test_syntax_error_names_the_problem(fw: Framework) -> None:
@@ -82,7 +73,7 @@ async def test_syntax_error_names_the_problem(fw: Framework) -> None:
         assert "syntax error" in str(raised.value)
         with pytest.raises(aiolite.SQLError, match="no such table: missing"):
             await db.execute("SELECT * FROM missing")
-        await assert_usable(db)
+        await assert_usable(fw, db)
 
 
 async def test_constraint_violation(fw: Framework) -> None:
@@ -91,8 +82,8 @@ async def test_constraint_violation(fw: Framework) -> None:
         await db.execute("INSERT INTO t VALUES (1)")
         with pytest.raises(aiolite.ConstraintError, match="UNIQUE"):
             await db.execute("INSERT INTO t VALUES (1)")
-        await assert_usable(db)
-        assert await count(db) == 1
+        await assert_usable(fw, db)
+        assert await count_rows(db) == 1
 
 
 async def test_sql_must_be_a_string(fw: Framework) -> None:
@@ -105,7 +96,7 @@ async def test_sql_must_be_a_string(fw: Framework) -> None:
         with pytest.raises(TypeError):
             await db.executemany(42, [()])  # type: ignore[arg-type]
         assert db._engine.requests_served == served  # refused before the worker saw it
-        await assert_usable(db)
+        await assert_usable(fw, db)
 
 
 # ------------------------------------------------------------- exception classes
@@ -130,7 +121,7 @@ def test_connection_closed_error_is_apsws() -> None:
 
 async def test_use_after_close(fw: Framework) -> None:
     db = await aiolite.connect(":memory:")
-    await assert_usable(db)
+    await assert_usable(fw, db)
     await db.close()
     assert db.closed
     with pytest.raises(aiolite.ConnectionClosedError):
@@ -212,7 +203,7 @@ async def test_readonly_connection(fw: Framework, tmp_path: Path) -> None:
             await db.execute("CREATE TABLE u(y)")
         assert await (await db.execute("SELECT x FROM t ORDER BY x")).get == [1, 2]
     async with aiolite.connect(path) as db:
-        assert await count(db) == 2
+        assert await count_rows(db) == 2
 
 
 # ---------------------------------------------------------------- event loops
@@ -261,7 +252,8 @@ def test_connection_used_from_another_run(fw: Framework) -> None:
 # ----------------------------------------------------------------- callbacks
 
 
-async def test_sync_function_error_reaches_the_caller(fw: Framework) -> None:
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_function_error_reaches_the_caller(fw: Framework, kind: str) -> None:
     raised_inside: list[ValueError] = []
 
     def check(x: int) -> int:
@@ -270,32 +262,17 @@ async def test_sync_function_error_reaches_the_caller(fw: Framework) -> None:
             raise raised_inside[-1]
         return x
 
+    async def check_async(x: int) -> int:
+        await fw.checkpoint()
+        return check(x)
+
     async with aiolite.connect(":memory:") as db:
-        await db.create_scalar_function("check_value", check, 1)
+        await db.create_scalar_function("check_value", check if kind == "sync" else check_async, 1)
         assert await (await db.execute("SELECT check_value(2)")).get == 2
         with pytest.raises(ValueError, match="bad value 3") as raised:
             await db.execute("SELECT check_value(3)")
         assert raised.value is raised_inside[0]  # the very exception, not a copy
-        await assert_usable(db)
-
-
-async def test_async_function_error_reaches_the_caller(fw: Framework) -> None:
-    raised_inside: list[ValueError] = []
-
-    async def check(x: int) -> int:
-        await fw.checkpoint()
-        if x == 3:
-            raised_inside.append(ValueError(f"bad value {x}"))
-            raise raised_inside[-1]
-        return x
-
-    async with aiolite.connect(":memory:") as db:
-        await db.create_scalar_function("check_value", check, 1)
-        assert await (await db.execute("SELECT check_value(2)")).get == 2
-        with pytest.raises(ValueError, match="bad value 3") as raised:
-            await db.execute("SELECT check_value(3)")
-        assert raised.value is raised_inside[0]
-        await assert_usable(db)
+        await assert_usable(fw, db)
 
 
 async def test_async_function_awaiting_its_own_connection(fw: Framework) -> None:
@@ -313,4 +290,4 @@ async def test_async_function_awaiting_its_own_connection(fw: Framework) -> None
                 await db.execute("SELECT reenter(1)")
         assert time.monotonic() - started < 5
         assert attempts == ["called"]
-        await assert_usable(db)
+        await assert_usable(fw, db)

@@ -16,7 +16,7 @@ import pytest
 import aiolite
 from aiolite._opening import BusyWaiter
 from tests.frameworks import Framework, TaskHandle
-from tests.helpers import db_path
+from tests.helpers import count_rows, db_path, values
 
 
 class Boom(Exception):
@@ -30,15 +30,6 @@ def succeeded(handle: TaskHandle) -> Any:
         raise handle.error
     assert not handle.cancelled, "the task was cancelled"
     return handle.result
-
-
-async def values(db: aiolite.Connection[Any]) -> list[Any]:
-    return [x async for (x,) in db.execute("SELECT x FROM t ORDER BY rowid")]
-
-
-async def count(db: aiolite.Connection[Any], table: str = "t") -> int:
-    result: int = await (await db.execute(f"SELECT count(*) FROM {table}")).get
-    return result
 
 
 async def insert_then_fail(
@@ -80,7 +71,7 @@ async def test_block_commits_on_success(fw: Framework, tmp_path: Path) -> None:
         async with db:
             await db.execute("INSERT INTO t VALUES (1)")
             assert await db.in_transaction
-            assert await count(other) == 0  # not committed yet
+            assert await count_rows(other) == 0  # not committed yet
         assert not await db.in_transaction
         assert await values(other) == [1]
 
@@ -95,8 +86,8 @@ async def test_block_rolls_back_on_exception(fw: Framework, tmp_path: Path) -> N
         assert raised.value is error
         assert raised.value.args == ("the block failed",)
         assert not await db.in_transaction
-        assert await count(db) == 0
-        assert await count(other) == 0
+        assert await count_rows(db) == 0
+        assert await count_rows(other) == 0
 
 
 async def test_block_rolls_back_on_cancellation(fw: Framework, tmp_path: Path) -> None:
@@ -118,15 +109,15 @@ async def test_block_rolls_back_on_cancellation(fw: Framework, tmp_path: Path) -
         async with fw.fail_after(20), fw.task_group() as tg:
             handle = tg.start_soon(writer)
             await inside.wait()
-            assert await count(other) == 0
+            assert await count_rows(other) == 0
             handle.cancel()
 
         assert handle.cancelled
         assert handle.error is None
         assert not reached_end
         assert not await db.in_transaction
-        assert await count(db) == 0
-        assert await count(other) == 0
+        assert await count_rows(db) == 0
+        assert await count_rows(other) == 0
         # The connection is still usable, for plain statements and for blocks.
         async with db:
             await db.execute("INSERT INTO t VALUES ('after')")
@@ -204,7 +195,7 @@ async def test_immediate_takes_the_write_lock_at_begin(fw: Framework, tmp_path: 
             # db has not written anything yet, but already holds the write lock.
             with pytest.raises(aiolite.BusyError):
                 await other.execute("INSERT INTO t VALUES ('other')")
-            assert await count(other) == 0  # readers are not blocked (WAL)
+            assert await count_rows(other) == 0  # readers are not blocked (WAL)
             await db.execute("INSERT INTO t VALUES ('db')")
         await other.execute("INSERT INTO t VALUES ('other')")
         assert await values(db) == ["db", "other"]
@@ -258,7 +249,7 @@ async def test_deferred_upgrade_after_another_commit_fails_at_once(
         async def read_then_write() -> None:
             nonlocal started
             async with db:  # deferred
-                assert await count(db) == 0  # a read: db's snapshot starts here
+                assert await count_rows(db) == 0  # a read: db's snapshot starts here
                 await other.execute("INSERT INTO t VALUES ('other')")  # commits
                 started = time.monotonic()
                 await db.execute("INSERT INTO t VALUES ('db')")
@@ -284,7 +275,7 @@ async def test_immediate_waits_instead_of_failing(fw: Framework, tmp_path: Path)
 
         async def read_then_write() -> int:
             async with db.transaction("immediate"):
-                seen = await count(db)
+                seen = await count_rows(db)
                 await db.execute("INSERT INTO t VALUES ('db')")
             return seen
 
@@ -323,11 +314,11 @@ async def test_failed_commit_raises_and_leaves_no_transaction(
             await orphan()
         assert reached_end  # the error came from the commit, not the statement
         assert not await db.in_transaction
-        assert await count(db, "child") == 0
+        assert await count_rows(db, "child") == 0
         async with db:
             await db.execute("INSERT INTO parent VALUES (99)")
             await db.execute("INSERT INTO child VALUES (99)")
-        assert await count(db, "child") == 1
+        assert await count_rows(db, "child") == 1
 
 
 # --------------------------------------------------- tasks sharing one connection
@@ -349,7 +340,7 @@ async def test_other_tasks_reads_wait_for_the_block(fw: Framework, tmp_path: Pat
                     # B has made its request. Had it been queued rather than held
                     # back, the worker (first come, first served) would have run
                     # it inside this transaction before this request.
-                    assert await count(db) == 1
+                    assert await count_rows(db) == 1
                     assert not b_handle.finished
                     events.append("A rolls back")
                     raise Boom
@@ -359,7 +350,7 @@ async def test_other_tasks_reads_wait_for_the_block(fw: Framework, tmp_path: Pat
         async def task_b() -> int:
             await a_inserted.wait()
             b_ready.set()
-            seen = await count(db)  # no await between b_ready.set() and this request
+            seen = await count_rows(db)  # no await between b_ready.set() and this request
             events.append("B read")
             return seen
 
@@ -449,7 +440,7 @@ async def test_tasks_started_inside_the_block_share_it(fw: Framework, tmp_path: 
 
         async def child(name: str) -> int:
             await db.execute("INSERT INTO t VALUES (?)", (name,))
-            return await count(db)
+            return await count_rows(db)
 
         async with fw.fail_after(20):
             async with db:
@@ -458,9 +449,9 @@ async def test_tasks_started_inside_the_block_share_it(fw: Framework, tmp_path: 
                     handles = [tg.start_soon(child, f"child {i}") for i in range(3)]
                 for handle in handles:
                     assert 2 <= succeeded(handle) <= 4  # sees the parent's row and its own
-                assert await count(db) == 4
-                assert await count(other) == 0  # all of it is in the one transaction
-            assert await count(other) == 4
+                assert await count_rows(db) == 4
+                assert await count_rows(other) == 0  # all of it is in the one transaction
+            assert await count_rows(other) == 4
 
             # The children's writes are part of the block: they go with its rollback.
             async def doomed() -> None:
@@ -473,5 +464,5 @@ async def test_tasks_started_inside_the_block_share_it(fw: Framework, tmp_path: 
 
             with pytest.raises(Boom):
                 await doomed()
-        assert await count(other) == 4
+        assert await count_rows(other) == 4
         assert sorted(await values(other)) == ["child 0", "child 1", "child 2", "parent"]
