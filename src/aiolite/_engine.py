@@ -214,14 +214,14 @@ class Engine:
         if self._worker_gone or not self._thread.is_alive():
             return
         self.adapter.check_loop()  # before any state changes: a refused close changes nothing
-        self._closing = True
-        self._interrupt_running()
         running = self._current
         if running is not None and running.callback is not None:
-            self.adapter.cancel_callback(running.callback)
-        request = Request(self, _close_marker, (), Context(), cancellable=False)
+            self.adapter.cancel_callback(running.callback)  # only the loop thread may
+        request = self._begin_close()
         await self.adapter.wait(request, self._enqueue)
         self._thread.join(_EXIT_JOIN_SECONDS)
+        if request.error is not None:
+            raise request.error
 
     def stop(self, timeout: float | None = _EXIT_JOIN_SECONDS) -> None:
         """Close from synchronous code, any thread, with or without a running loop.
@@ -232,11 +232,8 @@ class Engine:
         if self._thread.ident is None or not self._thread.is_alive():
             self._closing = True
             return
-        first = not self._closing
-        self._closing = True
-        if first:
-            self._interrupt_running()
-            self._enqueue(Request(self, _close_marker, (), Context(), cancellable=False))
+        if not self._closing:
+            self._enqueue(self._begin_close())
         if (
             timeout is not None
             and self._thread.ident is not None
@@ -305,12 +302,18 @@ class Engine:
         if conn is not None:
             conn.interrupt()
 
-    def _interrupt_running(self) -> None:
-        # Safe only because the connection is closing: whatever else the flag
-        # reaches is being stopped too.
+    def _begin_close(self) -> Request:
+        """Refuse new requests, stop the running one, and make the request that closes.
+
+        ``interrupt()`` is safe here only because everything it can reach is
+        being stopped anyway; it also reaches what the progress handler
+        cannot (a long sort, a single huge step).
+        """
+        self._closing = True
         conn = self._conn
         if conn is not None and self._current is not None:
             conn.interrupt()
+        return Request(self, _close_marker, (), Context(), cancellable=False)
 
     def _drain(self) -> None:
         """Resolve every finished request in one wake-up of the loop."""
@@ -328,7 +331,10 @@ class Engine:
             while True:
                 request = get()
                 if request.fn is _close_marker:
-                    self._close_connection()
+                    try:
+                        self._close_connection()
+                    except BaseException as exc:  # closed anyway; the closer learns why
+                        request.error = exc
                     self._finish(request)
                     return
                 if self._closing:
