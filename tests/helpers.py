@@ -65,3 +65,28 @@ class WorkerGate:
 
     def open(self) -> None:
         self._opened.set()
+
+
+class EndlessCallback:
+    """An async SQL function that waits for ever and records how it ended.
+
+    An object with an async ``__call__``: registering it also checks that
+    aiolite treats such objects as the async callbacks they are.
+    """
+
+    def __init__(self, fw: Framework) -> None:
+        self._fw = fw
+        self.entered = fw.event()
+        self.saw_cancellation = False
+        self.exited = False
+
+    async def __call__(self, x: int) -> int:
+        self.entered.set()
+        try:
+            await self._fw.sleep(3600)
+        except self._fw.cancelled_error:
+            self.saw_cancellation = True
+            raise
+        finally:
+            self.exited = True
+        return x

@@ -28,6 +28,7 @@ from tests.helpers import (
     ENDLESS_ROWS,
     GUARD,
     Db,
+    EndlessCallback,
     WorkerGate,
     assert_usable,
     count_rows,
@@ -584,20 +585,7 @@ async def test_cancel_while_waiting_for_another_connections_lock(
 
 @pytest.mark.parametrize("how", ["timeout", "cancel"])
 async def test_cancel_cancels_the_async_callback_it_waits_on(fw: Framework, how: str) -> None:
-    entered = fw.event()
-    saw: dict[str, bool] = {"cancellation": False, "exit": False}
-
-    async def slow(x: int) -> int:
-        entered.set()
-        try:
-            await fw.sleep(3600)
-        except fw.cancelled_error:
-            saw["cancellation"] = True
-            raise
-        finally:
-            saw["exit"] = True
-        return x
-
+    slow = EndlessCallback(fw)
     async with aiolite.connect(":memory:") as db:
         await db.create_scalar_function("slow", slow, 1)
         if how == "timeout":
@@ -607,12 +595,12 @@ async def test_cancel_cancels_the_async_callback_it_waits_on(fw: Framework, how:
         else:
             async with fw.fail_after(GUARD), fw.task_group() as group:
                 query = group.start_soon(db.execute, "SELECT slow(1)")
-                await entered.wait()
+                await slow.entered.wait()
                 query.cancel()
             assert query.cancelled
             assert query.error is None
         await assert_usable(fw, db)
-        assert saw == {"cancellation": True, "exit": True}
+        assert (slow.saw_cancellation, slow.exited) == (True, True)
         # The function itself still works once it returns.
         await db.create_scalar_function("quick", _quick, 1)
         assert await (await db.execute("SELECT quick(20)")).get == 21

@@ -28,6 +28,7 @@ from tests.helpers import (
     ENDLESS_QUERY,
     ENDLESS_ROWS,
     GUARD,
+    EndlessCallback,
     WorkerGate,
     assert_usable,
     count_rows,
@@ -253,25 +254,14 @@ async def test_deadline_cuts_a_lock_wait_short(fw: Framework, tmp_path: Path) ->
 
 
 async def test_async_callback_past_deadline(fw: Framework) -> None:
-    saw: dict[str, bool] = {"cancellation": False, "exit": False}
-
-    async def slow(x: int) -> int:
-        try:
-            await fw.sleep(3600)
-        except fw.cancelled_error:
-            saw["cancellation"] = True
-            raise
-        finally:
-            saw["exit"] = True
-        return x
-
+    slow = EndlessCallback(fw)
     async with aiolite.connect(":memory:") as db:
         await db.create_scalar_function("slow", slow, 1)
         with deadline_in(SHORT), pytest.raises(aiolite.DeadlineExceeded) as excinfo:
             await db.execute("SELECT slow(1)")
         assert_deadline_error(fw, excinfo.value)
         await assert_usable(fw, db)
-        assert saw == {"cancellation": True, "exit": True}
+        assert (slow.saw_cancellation, slow.exited) == (True, True)
 
 
 BLOCK_LOOP = 0.6

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def bridge(engine: Engine, function: Callable[..., Any] | None) -> Callable[..., Any] | None:
     """``function`` as SQLite can call it: unchanged if sync, run in the loop if async."""
-    if function is None or not inspect.iscoroutinefunction(function):
+    if function is None or not is_async_callable(function):
         return function
 
     def run_in_event_loop(*args: Any) -> Any:
@@ -28,3 +28,11 @@ def bridge(engine: Engine, function: Callable[..., Any] | None) -> Callable[...,
     run_in_event_loop.__name__ = getattr(function, "__name__", "async_callback")
     run_in_event_loop.__qualname__ = getattr(function, "__qualname__", "async_callback")
     return run_in_event_loop
+
+
+def is_async_callable(function: Callable[..., Any]) -> bool:
+    """True for an ``async def`` function, method or partial, or an object whose
+    ``__call__`` is one (``inspect.iscoroutinefunction`` says False for those)."""
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        type(function).__call__
+    )
