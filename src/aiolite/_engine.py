@@ -157,6 +157,9 @@ class Engine:
         self._interval_steps = self._steps  # the count governing SQLite's current interval
         self._checked: Request | None = None
         self._last_cpu = 0.0
+        self._user_progress: Callable[[], Any] | None = None
+        self._user_steps = _MAX_STEPS
+        self._user_pending = 0  # steps run since the user's handler was last called
         self._thread = threading.Thread(
             target=self._serve, name=f"aiolite-worker-{Engine._names}", daemon=True
         )
@@ -354,10 +357,10 @@ class Engine:
             request.aborted = ABORT_DEADLINE
             request.error = TimeoutError("deadline passed while the request was queued")
             return
-        if self._steps != self._base_steps and self._conn is not None:
+        if self._steps != min(self._base_steps, self._user_steps) and self._conn is not None:
             # A new request may step far slower than the last: start checking often again.
             self._set_steps(self._base_steps)
-            self._interval_steps = self._base_steps
+            self._interval_steps = self._steps
         self._current = request
         try:
             request.value = request.context.run(request.fn, self._conn, *request.args)
@@ -423,15 +426,39 @@ class Engine:
             return True
         return False
 
+    def set_user_progress_handler(self, handler: Callable[[], Any] | None, steps: int) -> None:
+        """Worker side: chain the user's own progress handler after aiolite's.
+
+        SQLite has one progress handler per connection and aiolite's must stay
+        installed, so the user's is called from it, about every ``steps``
+        steps (checks never run further apart than that while it is set). A
+        true result aborts the statement, as SQLite does; None removes it.
+        """
+        if handler is not None and steps < 1:
+            raise ValueError(f"steps must be positive, not {steps}")
+        self._user_progress = handler
+        self._user_steps = steps if handler is not None else _MAX_STEPS
+        self._user_pending = 0
+        if self._conn is not None:
+            self._set_steps(self._steps)
+            self._interval_steps = self._steps
+
     def _on_progress(self) -> bool:
         if self.should_abort():
             return True
+        # SQLite moved its next check point *before* calling us, using the step
+        # count in force until now: that count governs the coming interval,
+        # and the one before it governed the interval just ended.
+        measured_steps, self._interval_steps = self._interval_steps, self._steps
+        user = self._user_progress
+        if user is not None:
+            self._user_pending += measured_steps
+            if self._user_pending >= self._user_steps:
+                self._user_pending = 0
+                if user():
+                    return True
         if self._adaptive:
             now = thread_time()
-            # SQLite moved its next check point *before* calling us, using the
-            # step count in force until now: that count governs the coming
-            # interval, and the one before it governed the interval just ended.
-            measured_steps, self._interval_steps = self._interval_steps, self._steps
             if self._checked is self._current:
                 self._retune(now - self._last_cpu, measured_steps)
             else:
@@ -450,6 +477,7 @@ class Engine:
             self._set_steps(wanted)
 
     def _set_steps(self, steps: int) -> None:
+        steps = min(steps, self._user_steps)
         self._steps = steps
         self._conn.set_progress_handler(self._on_progress, steps)
 
