@@ -36,7 +36,7 @@ def trips(db: aiolite.Connection[Any]) -> int:
 
 
 async def test_small_result_is_one_round_trip(fw: Framework) -> None:
-    async with aiolite.connect(":memory:") as db:
+    async with aiolite.connect(":memory:", inline=False) as db:  # tiny reads would take none
         await db.execute("CREATE TABLE t(x, y); INSERT INTO t VALUES (1, 'a'), (2, 'b')")
 
         before = trips(db)
@@ -61,11 +61,11 @@ async def test_small_result_is_one_round_trip(fw: Framework) -> None:
 
 
 async def test_prefetch_sets_what_one_round_trip_holds(fw: Framework) -> None:
-    async with aiolite.connect(":memory:") as db:  # default prefetch: 64
+    async with aiolite.connect(":memory:", inline=False) as db:  # default prefetch: 64
         before = trips(db)
         assert len(await (await db.execute(COUNT_TO, (64,))).fetchall()) == 64
         assert trips(db) - before == 1
-    async with aiolite.connect(":memory:", prefetch=16, max_batch=256) as db:
+    async with aiolite.connect(":memory:", prefetch=16, max_batch=256, inline=False) as db:
         before = trips(db)
         assert len(await (await db.execute(COUNT_TO, (16,))).fetchall()) == 16
         assert trips(db) - before == 1

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 
 def bridge(engine: Engine, function: Callable[..., Any] | None) -> Callable[..., Any] | None:
-    """``function`` as SQLite can call it: unchanged if sync, run in the loop if async."""
+    """``function`` as SQLite can call it: unchanged if sync, run in the loop if async.
+
+    Registering any callback turns off the engine's inline runs: a user's
+    function must run in the worker, where it may block or have side effects.
+    """
+    if function is not None:
+        engine.inline_allowed = False
     if function is None or not is_async_callable(function):
         return function
 

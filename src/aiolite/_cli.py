@@ -1,4 +1,4 @@
-"""``python -m aiolite``: the guided tour (and, later, the benchmarks)."""
+"""``python -m aiolite``: the guided tour and the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,7 +16,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="all",
         help="run the tour's sections under one framework only",
     )
+    bench = commands.add_parser(
+        "bench", help="aiolite against sync APSW, apsw.aio and aiosqlite, side by side"
+    )
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
+    bench.add_argument(
+        "--framework",
+        action="append",
+        choices=("asyncio", "uvloop", "trio", "anyio-asyncio", "anyio-trio"),
+        help="measure under this framework (repeatable; default: every one installed)",
+    )
+    bench.add_argument(
+        "--chart", default="aiolite-bench.png", help="where to write the PNG chart ('' for none)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from pathlib import Path
+
+        from ._bench import run_bench
+
+        run_bench(
+            quick=args.quick,
+            frameworks=args.framework,
+            chart=Path(args.chart) if args.chart else None,
+        )
+        return 0
     if args.command == "tour":
         from ._tour import run_tour
 

@@ -32,7 +32,8 @@ import apsw
 from . import _opening
 from ._connection_api import SQLiteMethods
 from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker
-from ._engine import Engine
+from ._deadline import deadline as deadline_var
+from ._engine import ABANDONED, NOT_NOW, Engine
 from ._frameworks import current_adapter
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
 from ._transaction import Transaction, TransactionMode, held_transactions
@@ -48,6 +49,9 @@ P = ParamSpec("P")
 
 Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 """Values for the ``?``/``:name`` parameters of a statement."""
+
+_INLINE_SQL_KEPT = 512  # statements whose inline history a connection keeps
+_MAX_INLINE_PENALTY = 4096
 
 _open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
     "aiolite open 'async with db' blocks", default=()
@@ -84,6 +88,12 @@ class ConnectOptions(TypedDict, total=False):
         (default) adapts it to about 2 ms of work between checks.
     statement_cache_size
         Prepared statements kept for reuse (default 100).
+    inline
+        True (default): ``execute`` first tries a statement on the event loop's
+        own thread when the worker is idle, saving the thread round trip. It
+        runs there only while it reads and stays under half a millisecond;
+        otherwise it is abandoned before changing anything, re-run in the
+        worker, and sent straight to the worker for a while (longer each time).
     """
 
     flags: int
@@ -96,6 +106,7 @@ class ConnectOptions(TypedDict, total=False):
     max_batch: int
     check_progress_steps: int | None
     statement_cache_size: int
+    inline: bool
 
 
 class Connection(SQLiteMethods, Generic[RowT]):
@@ -113,8 +124,12 @@ class Connection(SQLiteMethods, Generic[RowT]):
         row_factory: CompiledFactory,
         prefetch: int,
         max_batch: int,
+        inline: bool = True,
     ) -> None:
         self._engine = engine
+        self._inline = inline
+        self._inline_skips: dict[str, int] = {}  # SQL text -> worker runs before the next try
+        self._inline_penalties: dict[str, int] = {}  # SQL text -> its last number of skips
         self._row_factory = row_factory
         self._prefetch = prefetch
         self._max_batch = max_batch
@@ -173,7 +188,12 @@ class Connection(SQLiteMethods, Generic[RowT]):
         ...         return await db.run(upgrade)
         >>> asyncio.run(main())
         1
+
+        ``fn`` may register callbacks on the connection, which must run in the
+        worker thread, so after ``run`` the connection no longer tries tiny
+        reads on the loop thread (see the ``inline`` option).
         """
+        self._engine.inline_allowed = False
         return await self._call(fn, *args, **kwargs)
 
     def execute(self, statements: str, bindings: Bindings = None) -> PendingCursor[RowT]:
@@ -205,11 +225,53 @@ class Connection(SQLiteMethods, Generic[RowT]):
     ) -> Cursor[RowT]:
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
-        statement = Statement(self._row_factory)
+        engine = self._engine
+        if not many and self._inline and self._may_run_inline(sql):
+            statement = Statement(self._row_factory, engine.abandon_inline)
+            batch = engine.run_inline(
+                execute_in_worker, statement, sql, bindings, False, self._prefetch
+            )
+            if batch is ABANDONED:
+                self._back_off(sql)
+            elif batch is not NOT_NOW:
+                rows, done = batch
+                if engine.inline_streak_expired():
+                    await engine.adapter.checkpoint()
+                return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+        statement = Statement(self._row_factory, engine.abandon_inline)
         rows, done = await self._call(
             execute_in_worker, statement, sql, bindings, many, self._prefetch
         )
         return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+
+    def _may_run_inline(self, sql: str) -> bool:
+        """Whether ``sql`` should be tried on the loop thread now (see ``Engine.run_inline``)."""
+        skips = self._inline_skips.get(sql)
+        if skips:
+            self._inline_skips[sql] = skips - 1
+            return False
+        owner = self._tx_owner
+        if owner is not None and owner not in held_transactions.get():
+            return False  # another task's transaction: wait for it the normal way
+        if deadline_var.get() is not None:
+            return False  # the worker path enforces deadlines exactly
+        self._engine.adapter.check_loop()
+        return True
+
+    def _back_off(self, sql: str) -> None:
+        """``sql`` was abandoned inline: send it to the worker for a while before trying again.
+
+        The wait doubles with each abandonment, so a statement that writes or
+        runs long soon costs nothing, while one stopped by a fluke (the thread
+        preempted mid-budget) gets another chance.
+        """
+        skips = self._inline_skips
+        penalties = self._inline_penalties
+        if len(penalties) >= _INLINE_SQL_KEPT:
+            skips.clear()
+            penalties.clear()
+        penalty = penalties[sql] = min(penalties.get(sql, 0) * 2 + 1, _MAX_INLINE_PENALTY)
+        skips[sql] = penalty
 
     def interrupt(self) -> None:
         """Abort whatever SQL is running on the connection now (``sqlite3_interrupt``).
@@ -355,6 +417,7 @@ class Connector(Generic[RowT]):
         prefetch = options.pop("prefetch", 64)
         max_batch = options.pop("max_batch", 4096)
         steps = options.pop("check_progress_steps", None)
+        inline = bool(options.pop("inline", True))
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         if not isinstance(max_batch, int) or max_batch < prefetch:
@@ -373,7 +436,7 @@ class Connector(Generic[RowT]):
         except BaseException:
             engine.stop(timeout=None)  # the worker closes whatever it opened, then exits
             raise
-        return Connection(engine, opened, factory, prefetch, min(max_batch, 1 << 20))
+        return Connection(engine, opened, factory, prefetch, min(max_batch, 1 << 20), inline)
 
 
 @overload

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -35,14 +35,24 @@ Description = tuple[tuple[Any, ...], ...]
 class Statement:
     """Worker-side state of one execution: the APSW cursor and how to shape its rows."""
 
-    __slots__ = ("convert", "description", "factory", "held_error", "raw")
+    __slots__ = (
+        "abandon_inline",
+        "convert",
+        "description",
+        "factory",
+        "held_error",
+        "raw",
+        "readonly",
+    )
 
-    def __init__(self, factory: CompiledFactory) -> None:
+    def __init__(self, factory: CompiledFactory, abandon_inline: Callable[[], bool]) -> None:
         self.factory = factory
+        self.abandon_inline = abandon_inline  # Engine.abandon_inline
         self.raw: apsw.Cursor | None = None
         self.held_error: Exception | None = None  # raised by the fetch after the rows before it
         self.convert: RowConverter | None = None
         self.description: Description | None = None
+        self.readonly = True  # every statement run so far only reads
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -52,12 +62,25 @@ class Statement:
         script gets rows shaped by its own column names. A tracer set on the
         connection by the user is still called.
         """
+        if not cursor.is_readonly:
+            self.readonly = False
+            if self.abandon_inline():
+                return False  # never write from the loop thread: SQLite stops before it starts
         description = cursor.description
         self.description = description or None
         if self.factory is not _keep_tuples:
             self.convert = self.factory(tuple(column[0] for column in description))
         user_tracer = cursor.connection.exec_trace
         return True if user_tracer is None else bool(user_tracer(cursor, sql, bindings))
+
+    def on_first_of_many(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+        """The tracer for ``executemany``: learn the columns once, then step aside.
+
+        Every set of bindings re-runs the same statement, so the columns
+        cannot change; tracing each one would cost a Python call per row.
+        """
+        cursor.exec_trace = None  # the connection's tracer, if any, takes over
+        return self.on_statement(cursor, sql, bindings)
 
     def close(self) -> None:
         raw, self.raw = self.raw, None
@@ -74,12 +97,13 @@ def execute_in_worker(
     first_batch: int,
 ) -> tuple[list[Any], bool]:
     raw = conn.cursor()
-    raw.exec_trace = statement.on_statement
     statement.raw = raw
     try:
         if many:
+            raw.exec_trace = statement.on_first_of_many
             raw.executemany(sql, bindings)  # type: ignore[arg-type]
         else:
+            raw.exec_trace = statement.on_statement
             raw.execute(sql, bindings)  # type: ignore[arg-type]
     except BaseException:
         statement.close()
@@ -180,8 +204,10 @@ class Cursor(Generic[RowT]):
         return self
 
     async def __anext__(self) -> RowT:
-        if self._rows and not self._engine.closed:
-            return self._rows.popleft()
+        # The hot loop of every scan: plain attribute reads only, no calls.
+        rows = self._rows
+        if rows and not self._engine._closing:
+            return rows.popleft()
         if await self._fill(self._next_batch):
             return self._rows.popleft()
         raise StopAsyncIteration

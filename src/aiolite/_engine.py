@@ -46,6 +46,10 @@ _MAX_STEPS = 2_000_000
 _CHECK_EVERY_CPU_SECONDS = 0.002
 _RETUNE_FACTOR = 1.5
 _CALLBACK_POLL_SECONDS = 0.1
+_INLINE_STEPS = 500  # SQLite steps between budget checks while running inline
+INLINE_BUDGET_SECONDS = 0.0005
+"""How long a statement may run on the loop thread before it is abandoned for the worker."""
+_INLINE_STREAK_SECONDS = 0.002  # inline work after which the caller yields to the loop once
 _EXIT_JOIN_SECONDS = 2.0
 
 # Why the progress handler (or a busy handler) stopped the current request.
@@ -59,6 +63,20 @@ _serving: ContextVar[frozenset[Engine]] = ContextVar("aiolite serving", default=
 
 def _close_marker(connection: Any) -> None:
     """Queued to make the worker close the connection and exit (never called)."""
+
+
+class _Sentinel:
+    __slots__ = ()
+
+
+NOT_NOW: Any = _Sentinel()
+"""What :meth:`Engine.run_inline` returns when the worker is busy: nothing was tried."""
+ABANDONED: Any = _Sentinel()
+"""What :meth:`Engine.run_inline` returns when the call started but had to stop unfinished."""
+
+
+class _AbandonInline(Exception):
+    """Raised where an inline run cannot continue on the loop thread (an async callback)."""
 
 
 class Request:
@@ -146,6 +164,14 @@ class Engine:
         self._done: deque[Request] = deque()
         self._wake_pending = False
         self._lock = threading.Lock()  # orders enqueue against worker exit
+        self._pending = 0  # requests queued or running (changed under _lock)
+        self._exec_lock = threading.Lock()  # held by whichever thread is using the connection
+        self.inline_allowed = True
+        """False once something makes loop-thread runs unsafe (user callbacks)."""
+        self._inline_active = False
+        self._inline_abandoned = False
+        self._inline_until = 0.0
+        self._streak_started: float | None = None
         self._worker_gone = False
         self._closing = False
         self._current: Request | None = None
@@ -196,6 +222,7 @@ class Engine:
         """
         request = self._new_request(fn, args, cancellable)
         await self.adapter.wait(request, self._enqueue)
+        self._streak_started = None  # the caller suspended: the loop had its turn
         if request.expired:
             raise self.adapter.deadline_error("the request's deadline passed")
         if request.error is not None:
@@ -278,11 +305,82 @@ class Engine:
         """Queue ``request``; if the worker has exited, fail it instead and return False."""
         with self._lock:
             if not self._worker_gone:
+                self._pending += 1
                 self._queue.put(request)
                 return True
         if request.fn is not _close_marker:
             request.error = ConnectionClosedError("the connection is closed")
         return False
+
+    def run_inline(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(sync_connection, *args)`` here on the loop thread, if that is safe and quick.
+
+        A thread round trip costs 50-80 us; a point query in SQLite about 1 us.
+        So when the worker is idle (nothing queued or running, so no request
+        is overtaken), a statement the caller knows to be a tiny read runs
+        right here, under a budget of ``INLINE_BUDGET_SECONDS``. Past the
+        budget, or at anything that must not happen on the loop thread (a
+        busy wait, an async callback, a statement that writes), SQLite
+        abandons it and this returns ``ABANDONED``: the caller re-runs it in
+        the worker, which is safe because it changed nothing. ``NOT_NOW``
+        means the worker was busy and nothing was tried. Errors of the
+        statement itself are raised as they would be from the worker.
+        """
+        if not self.inline_allowed or self._pending or self._closing:
+            return NOT_NOW
+        if not self._exec_lock.acquire(blocking=False):
+            return NOT_NOW
+        conn = self._conn
+        started = monotonic()
+        try:
+            if self._pending or conn is None:  # a request arrived from another thread
+                return NOT_NOW
+            self._inline_active = True
+            self._inline_abandoned = False
+            self._inline_until = started + INLINE_BUDGET_SECONDS
+            conn.set_progress_handler(self._on_inline_progress, _INLINE_STEPS)
+            try:
+                result = fn(conn, *args)
+            except Exception as exc:
+                if self._closing:  # stop() from another thread interrupted it
+                    raise ConnectionClosedError("the connection was closed") from exc
+                if self._inline_abandoned:
+                    return ABANDONED
+                raise
+            finally:
+                self._inline_active = False
+                conn.set_progress_handler(self._on_progress, self._steps)
+                self._interval_steps = self._steps
+            return ABANDONED if self._inline_abandoned else result
+        finally:
+            self._exec_lock.release()
+            if self._streak_started is None:
+                self._streak_started = started
+
+    def abandon_inline(self) -> bool:
+        """If running inline, mark the run abandoned and return True: the caller must stop it."""
+        if self._inline_active and threading.current_thread() is not self._thread:
+            self._inline_abandoned = True
+            return True
+        return False
+
+    def _on_inline_progress(self) -> bool:
+        if monotonic() > self._inline_until:
+            self._inline_abandoned = True
+            return True
+        return False
+
+    def inline_streak_expired(self) -> bool:
+        """True when inline runs have kept the loop busy long enough that the caller should yield.
+
+        Inline runs never suspend, so a task issuing them back to back would
+        otherwise starve every other task of the loop.
+        """
+        started = self._streak_started
+        if started is None or monotonic() - started < _INLINE_STREAK_SECONDS:
+            return False
+        self._streak_started = None
+        return True
 
     async def _raise_failure(self, request: Request) -> NoReturn:
         error = request.error
@@ -314,7 +412,7 @@ class Engine:
         """
         self._closing = True
         conn = self._conn
-        if conn is not None and self._current is not None:
+        if conn is not None and (self._current is not None or self._inline_active):
             conn.interrupt()
         return Request(self, _close_marker, (), Context(), cancellable=False)
 
@@ -330,25 +428,32 @@ class Engine:
 
     def _serve(self) -> None:
         get = self._queue.get
+        exec_lock = self._exec_lock
         try:
             while True:
                 request = get()
-                if request.fn is _close_marker:
-                    try:
-                        self._close_connection()
-                    except BaseException as exc:  # closed anyway; the closer learns why
-                        request.error = exc
-                    self._finish(request)
-                    return
-                if self._closing:
-                    request.error = ConnectionClosedError("the connection is closed")
-                elif request.cancelled:
-                    continue
-                else:
-                    self._run(request)
-                self._finish(request)
+                with exec_lock:
+                    if request.fn is _close_marker:
+                        try:
+                            self._close_connection()
+                        except BaseException as exc:  # closed anyway; the closer learns why
+                            request.error = exc
+                        self._finish(request)
+                        return
+                    skipped = False
+                    if self._closing:
+                        request.error = ConnectionClosedError("the connection is closed")
+                    elif request.cancelled:
+                        skipped = True  # its task has moved on; nobody is waiting
+                    else:
+                        self._run(request)
+                    with self._lock:
+                        self._pending -= 1
+                if not skipped:
+                    self._finish(request)  # outside the lock: the woken loop may run inline
         finally:
-            self._close_connection()
+            with exec_lock:
+                self._close_connection()
             self._fail_leftovers()
             _live_engines.discard(self)
 
@@ -412,6 +517,8 @@ class Engine:
         The progress handler asks this; so may a busy handler or any other
         place where the worker waits.
         """
+        if self.abandon_inline():
+            return True
         request = self._current
         if request is None:
             return self._closing
@@ -489,6 +596,8 @@ class Engine:
         where the query was issued are visible; cancelling that request
         cancels it; the request's deadline bounds it.
         """
+        if self.abandon_inline():
+            raise _AbandonInline("async callbacks run only while the worker serves the statement")
         request = self._current
         if request is None:
             raise RuntimeError("an async callback can only run while a request is being served")

@@ -83,6 +83,9 @@ class AsyncioAdapter(FrameworkAdapter):
     async def sleep_until(self, when: float) -> None:
         await asyncio.sleep(max(0.0, when - self._loop.time()))
 
+    async def checkpoint(self) -> None:
+        await asyncio.sleep(0)
+
     def shield(self) -> AbstractContextManager[Any]:
         anyio = sys.modules.get("anyio")
         if anyio is None:

@@ -131,6 +131,10 @@ class FrameworkAdapter(ABC):
         """Sleep until ``when`` on the framework clock (a checkpoint)."""
 
     @abstractmethod
+    async def checkpoint(self) -> None:
+        """Let the loop run other tasks once (and deliver a pending cancellation)."""
+
+    @abstractmethod
     def shield(self) -> AbstractContextManager[Any]:
         """A block in which the framework's cancel scopes do not cancel awaits.
 

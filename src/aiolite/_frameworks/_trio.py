@@ -90,6 +90,9 @@ class TrioAdapter(FrameworkAdapter):
     async def sleep_until(self, when: float) -> None:
         await trio.sleep_until(when)
 
+    async def checkpoint(self) -> None:
+        await trio.lowlevel.checkpoint()
+
     def shield(self) -> AbstractContextManager[Any]:
         return trio.CancelScope(shield=True)
 
