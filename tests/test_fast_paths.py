@@ -1,0 +1,266 @@
+"""The inline fast path: tiny reads on the loop thread, and everything that must not go there.
+
+A read runs inline only when the worker is idle, and only while it reads and
+stays within its budget; anything else is abandoned before it changes
+anything and re-run in the worker. These tests pin that it is invisible:
+same results, same errors, same ordering and isolation, writes and callbacks
+always in the worker, and a loop that is never starved.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import apsw
+import pytest
+
+import aiolite
+from tests.frameworks import Framework
+from tests.helpers import ENDLESS_QUERY, GUARD, Db, assert_usable, count_rows, db_path
+
+# About a million steps: far past the inline budget, a few ms in the worker.
+SLOW_READ = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) "
+    "SELECT count(*) FROM c"
+)
+
+
+def trips(db: Db) -> int:
+    """Requests the worker has finished: an inline read adds none."""
+    return db._engine.requests_served
+
+
+async def make_table(db: Db) -> None:
+    await db.execute("CREATE TABLE t(x INTEGER PRIMARY KEY, y)")
+    await db.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"row {i}") for i in range(100)])
+
+
+async def test_tiny_reads_skip_the_worker_and_agree_with_it(fw: Framework) -> None:
+    async with (
+        aiolite.connect(":memory:", row_factory=aiolite.Row) as fast,
+        aiolite.connect(":memory:", row_factory=aiolite.Row, inline=False) as slow,
+    ):
+        for db in (fast, slow):
+            await make_table(db)
+        query = "SELECT x, y FROM t WHERE x BETWEEN ? AND ? ORDER BY x"
+        before = trips(fast)
+        for low in range(0, 100, 10):
+            inline_cursor = await fast.execute(query, (low, low + 3))
+            worker_cursor = await slow.execute(query, (low, low + 3))
+            assert inline_cursor.description == worker_cursor.description
+            inline_rows = await inline_cursor.fetchall()
+            assert inline_rows == await worker_cursor.fetchall()
+            assert [row.y for row in inline_rows] == [f"row {x}" for x in range(low, low + 4)]
+        assert trips(fast) == before, "tiny reads went to the worker"
+
+
+async def test_writes_never_run_inline(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        statements = [
+            ("INSERT INTO t(y) VALUES (?)", ("new",)),
+            ("UPDATE t SET y = ? WHERE x = 1", ("changed",)),
+            ("DELETE FROM t WHERE x = ?", (2,)),
+            ("WITH d(v) AS (SELECT 'cte') INSERT INTO t(y) SELECT v FROM d", None),
+            ("SELECT 1; INSERT INTO t(y) VALUES ('after a read')", None),
+        ]
+        for _ in range(3):  # again once the statements are known
+            for sql, bindings in statements:
+                before = trips(db)
+                await db.execute(sql, bindings)
+                assert trips(db) == before + 1, f"{sql!r} did not go to the worker"
+        assert await count_rows(db) == 100 + 3 + 3 + 3 - 1
+        assert await (await db.execute("SELECT y FROM t WHERE x = 1")).get == "changed"
+        rows = await (await db.execute("SELECT count(*) FROM t WHERE y = 'after a read'")).get
+        assert rows == 3, "an abandoned attempt ran its write, or a re-run wrote twice"
+
+
+async def test_a_read_over_budget_is_rerun_in_the_worker_with_the_same_result(
+    fw: Framework,
+) -> None:
+    async with aiolite.connect(":memory:") as db:
+        before = trips(db)
+        assert await (await db.execute(SLOW_READ)).get == 300000
+        assert trips(db) == before + 1, "the abandoned read was not re-run in the worker"
+        assert db._inline_penalties[SLOW_READ] == 1
+        before = trips(db)
+        assert await (await db.execute(SLOW_READ)).get == 300000
+        assert trips(db) == before + 1
+        assert db._inline_penalties[SLOW_READ] == 1, "tried inline again straight away"
+
+
+async def test_a_read_queued_behind_others_never_overtakes_them(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        seen: list[int] = []
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            busy = group.start_soon(db.execute, ENDLESS_QUERY)  # the worker is busy
+            while db._engine._pending == 0:
+                await fw.checkpoint()
+
+            async def write() -> None:
+                await db.execute("INSERT INTO t(y) VALUES ('queued write')")
+
+            group.start_soon(write)
+            while db._engine._pending < 2:
+                await fw.checkpoint()
+
+            async def read() -> None:
+                seen.append(await count_rows(db))
+
+            group.start_soon(read)
+            while db._engine._pending < 3:
+                await fw.checkpoint()
+            busy.cancel()
+        assert seen == [101], "the read ran ahead of the write submitted before it"
+
+
+async def test_a_read_never_runs_inside_another_tasks_transaction(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        counts: list[int] = []
+        inserted = fw.event()
+        release = fw.event()
+
+        async def writer() -> None:
+            async with db:
+                await db.execute("INSERT INTO t(y) VALUES ('in a transaction')")
+                inserted.set()
+                await release.wait()
+
+        async def reader() -> None:
+            counts.append(await count_rows(db))
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            group.start_soon(writer)
+            await inserted.wait()
+            group.start_soon(reader)
+            for _ in range(20):
+                await fw.checkpoint()
+            assert counts == [], "the read ran while another task's transaction was open"
+            release.set()
+        assert counts == [101]
+
+
+async def test_inline_reads_let_other_tasks_run(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        ticks = 0
+        stop = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop:
+                ticks += 1
+                await fw.checkpoint()
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            group.start_soon(ticker)
+            await fw.checkpoint()
+            ticks_before = ticks
+            before = trips(db)
+            for i in range(3000):
+                await (await db.execute("SELECT y FROM t WHERE x = ?", (i % 100,))).get
+            ticks_during = ticks - ticks_before
+            stop = True
+        assert trips(db) == before, "the reads were not inline, so this proves nothing"
+        assert ticks_during > 0, "back-to-back inline reads starved the other task"
+
+
+async def test_callbacks_and_run_keep_everything_in_the_worker(fw: Framework) -> None:
+    threads: list[str] = []
+
+    def where(x: int) -> int:
+        threads.append(threading.current_thread().name)
+        return x
+
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        await db.create_scalar_function("where_am_i", where, 1)
+        for _ in range(3):
+            assert await (await db.execute("SELECT where_am_i(x) FROM t WHERE x = 5")).get == 5
+        assert threads
+        assert all(name.startswith("aiolite-worker") for name in threads), threads
+
+    async with aiolite.connect(":memory:") as db:
+        await db.run(lambda conn: conn.create_scalar_function("where_am_i", where, 1))
+        threads.clear()
+        before = trips(db)
+        for _ in range(3):
+            assert await (await db.execute("SELECT where_am_i(7)")).get == 7
+        assert trips(db) == before + 3
+        assert all(name.startswith("aiolite-worker") for name in threads), threads
+
+
+async def test_inline_errors_are_the_workers_errors(fw: Framework) -> None:
+    async with (
+        aiolite.connect(":memory:") as fast,
+        aiolite.connect(":memory:", inline=False) as slow,
+    ):
+        for db in (fast, slow):
+            await make_table(db)
+        for sql, bindings, error in [
+            ("SELECT * FROM missing", None, apsw.SQLError),
+            ("SELECT ?", (1, 2), apsw.BindingsError),
+            ("SELECT ?", (object(),), TypeError),
+            ("SELEKT 1", None, apsw.SQLError),
+        ]:
+            for db in (fast, slow):
+                for _ in range(2):
+                    with pytest.raises(error):
+                        await db.execute(sql, bindings)
+        await assert_usable(fw, fast)
+        assert await count_rows(fast) == await count_rows(slow) == 100
+
+
+async def test_a_locked_read_waits_in_the_worker_not_on_the_loop(
+    fw: Framework, tmp_path: Path
+) -> None:
+    path = db_path(tmp_path)
+    options: aiolite.ConnectOptions = {"best_practice": False, "busy_timeout": GUARD}
+    async with aiolite.connect(path, **options) as reader, aiolite.connect(path, **options) as lock:
+        await lock.pragma("journal_mode", "delete")  # readers block on a writer's lock
+        await make_table(lock)
+        assert await count_rows(reader) == 100  # known now as a tiny read
+        await lock.execute("BEGIN EXCLUSIVE; INSERT INTO t(y) VALUES ('locked')")
+        counts: list[int] = []
+
+        async def read() -> None:
+            counts.append(await count_rows(reader))
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            group.start_soon(read)
+            for _ in range(20):  # the loop still runs while the read waits for the lock
+                await fw.checkpoint()
+            assert counts == []
+            await lock.execute("COMMIT")
+        assert counts == [101]
+
+
+async def test_inline_false_sends_every_statement_to_the_worker(fw: Framework) -> None:
+    async with aiolite.connect(":memory:", inline=False) as db:
+        before = trips(db)
+        for _ in range(5):
+            assert await (await db.execute("SELECT 1")).get == 1
+        assert trips(db) == before + 5
+
+
+async def test_closing_from_another_thread_during_reads_fails_cleanly(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        closer = threading.Thread(target=db.stop)
+        outcomes: set[str] = set()
+        async with fw.fail_after(GUARD):
+            for i in range(20000):
+                if i == 100:
+                    closer.start()
+                try:
+                    await (await db.execute("SELECT y FROM t WHERE x = ?", (i % 100,))).get
+                except aiolite.ConnectionClosedError:
+                    outcomes.add("closed")
+                    break
+                outcomes.add("ok")
+        closer.join(GUARD)
+        assert outcomes == {"ok", "closed"}
+        assert db.closed
