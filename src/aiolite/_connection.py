@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
+from time import monotonic
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -35,6 +36,7 @@ from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker
 from ._deadline import deadline as deadline_var
 from ._engine import ABANDONED, NOT_NOW, Engine
 from ._frameworks import current_adapter
+from ._inline import InlinePolicy
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
 from ._transaction import Transaction, TransactionMode, held_transactions
 
@@ -50,8 +52,6 @@ P = ParamSpec("P")
 Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 """Values for the ``?``/``:name`` parameters of a statement."""
 
-_INLINE_SQL_KEPT = 512  # statements whose inline history a connection keeps
-_MAX_INLINE_PENALTY = 4096
 
 _open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
     "aiolite open 'async with db' blocks", default=()
@@ -89,11 +89,12 @@ class ConnectOptions(TypedDict, total=False):
     statement_cache_size
         Prepared statements kept for reuse (default 100).
     inline
-        True (default): ``execute`` first tries a statement on the event loop's
-        own thread when the worker is idle, saving the thread round trip. It
-        runs there only while it reads and stays under half a millisecond;
-        otherwise it is abandoned before changing anything, re-run in the
-        worker, and sent straight to the worker for a while (longer each time).
+        True (default): a statement that proved to be a tiny read (it only
+        reads, and took well under half a millisecond in the worker) runs on
+        the event loop's own thread next time, when the worker is idle,
+        saving the thread round trip. Past half a millisecond it is abandoned
+        before changing anything and re-run in the worker. Connections with
+        callbacks (or after ``run``) keep everything in the worker.
     """
 
     flags: int
@@ -127,9 +128,7 @@ class Connection(SQLiteMethods, Generic[RowT]):
         inline: bool = True,
     ) -> None:
         self._engine = engine
-        self._inline = inline
-        self._inline_skips: dict[str, int] = {}  # SQL text -> worker runs before the next try
-        self._inline_penalties: dict[str, int] = {}  # SQL text -> its last number of skips
+        self._inline = InlinePolicy() if inline else None
         self._row_factory = row_factory
         self._prefetch = prefetch
         self._max_batch = max_batch
@@ -226,14 +225,17 @@ class Connection(SQLiteMethods, Generic[RowT]):
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         engine = self._engine
-        if not many and self._inline and self._may_run_inline(sql):
+        policy = self._inline
+        if not many and policy is not None and policy.should_try(sql) and self._may_run_inline():
             statement = Statement(self._row_factory, engine.abandon_inline)
+            started = monotonic()
             batch = engine.run_inline(
                 execute_in_worker, statement, sql, bindings, False, self._prefetch
             )
             if batch is ABANDONED:
-                self._back_off(sql)
+                policy.abandoned(sql)
             elif batch is not NOT_NOW:
+                policy.ran_inline(sql, monotonic() - started)
                 rows, done = batch
                 if engine.inline_streak_expired():
                     await engine.adapter.checkpoint()
@@ -242,14 +244,12 @@ class Connection(SQLiteMethods, Generic[RowT]):
         rows, done = await self._call(
             execute_in_worker, statement, sql, bindings, many, self._prefetch
         )
+        if policy is not None and not many:
+            policy.learned(sql, statement.readonly, statement.elapsed)
         return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
 
-    def _may_run_inline(self, sql: str) -> bool:
-        """Whether ``sql`` should be tried on the loop thread now (see ``Engine.run_inline``)."""
-        skips = self._inline_skips.get(sql)
-        if skips:
-            self._inline_skips[sql] = skips - 1
-            return False
+    def _may_run_inline(self) -> bool:
+        """Whether this task may run a statement on the loop thread right now."""
         owner = self._tx_owner
         if owner is not None and owner not in held_transactions.get():
             return False  # another task's transaction: wait for it the normal way
@@ -257,21 +257,6 @@ class Connection(SQLiteMethods, Generic[RowT]):
             return False  # the worker path enforces deadlines exactly
         self._engine.adapter.check_loop()
         return True
-
-    def _back_off(self, sql: str) -> None:
-        """``sql`` was abandoned inline: send it to the worker for a while before trying again.
-
-        The wait doubles with each abandonment, so a statement that writes or
-        runs long soon costs nothing, while one stopped by a fluke (the thread
-        preempted mid-budget) gets another chance.
-        """
-        skips = self._inline_skips
-        penalties = self._inline_penalties
-        if len(penalties) >= _INLINE_SQL_KEPT:
-            skips.clear()
-            penalties.clear()
-        penalty = penalties[sql] = min(penalties.get(sql, 0) * 2 + 1, _MAX_INLINE_PENALTY)
-        skips[sql] = penalty
 
     def interrupt(self) -> None:
         """Abort whatever SQL is running on the connection now (``sqlite3_interrupt``).

@@ -15,6 +15,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from itertools import islice
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import apsw
@@ -39,6 +40,7 @@ class Statement:
         "abandon_inline",
         "convert",
         "description",
+        "elapsed",
         "factory",
         "held_error",
         "raw",
@@ -53,6 +55,7 @@ class Statement:
         self.convert: RowConverter | None = None
         self.description: Description | None = None
         self.readonly = True  # every statement run so far only reads
+        self.elapsed = 0.0  # seconds the execute and its first batch took in the worker
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -96,6 +99,7 @@ def execute_in_worker(
     many: bool,
     first_batch: int,
 ) -> tuple[list[Any], bool]:
+    started = perf_counter()
     raw = conn.cursor()
     statement.raw = raw
     try:
@@ -108,7 +112,9 @@ def execute_in_worker(
     except BaseException:
         statement.close()
         raise
-    return fetch_in_worker(conn, statement, first_batch)
+    batch = fetch_in_worker(conn, statement, first_batch)
+    statement.elapsed = perf_counter() - started
+    return batch
 
 
 def fetch_in_worker(
