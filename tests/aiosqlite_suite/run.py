@@ -46,7 +46,8 @@ def load_test_package(folder: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "aiosqlite.tests", folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     package = importlib.util.module_from_spec(spec)
     sys.modules["aiosqlite.tests"] = package
     spec.loader.exec_module(package)

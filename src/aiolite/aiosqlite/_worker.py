@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from .._engine import Engine
