@@ -26,6 +26,7 @@ from .._callbacks import bridge
 from .._engine import Engine
 from .._errors import ConnectionClosedError, WrongEventLoopError
 from .._frameworks import current_adapter
+from . import _fetching
 from ._worker import Worker, invoke
 from .blob import Blob
 from .context import contextmanager
@@ -136,16 +137,20 @@ class Connection:
         engine = self._tx.engine
         assert engine is not None
         try:
-            await self._execute(_noop)
+            if not engine.closed and not self._tx.empty():
+                await self._execute(_noop)  # let the requests already queued finish
         finally:
-            self._connection = None
-            self._running = False
+            # Until the worker is gone, calls still reach it and find the database
+            # closed (sqlite3.ProgrammingError), as with aiosqlite.
             try:
                 with engine.adapter.shield():
                     await engine.close()
             except WrongEventLoopError:  # closed from another loop than its own
                 engine.stop(timeout=None)
                 await self._tx.exit_future(asyncio.get_running_loop(), opened=True)
+            finally:
+                self._connection = None
+                self._running = False
 
     def stop(self) -> asyncio.Future[None] | None:
         """Close the database and stop the worker from synchronous code; prefer ``close()``.
@@ -204,6 +209,12 @@ class Connection:
         finally:
             worker.active -= 1
 
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
+        engine = self._tx.engine
+        if engine is not None:
+            engine.post(invoke, fn, *args)
+
     @contextmanager
     async def cursor(self) -> Cursor:
         """A new :class:`Cursor`."""
@@ -220,8 +231,10 @@ class Connection:
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
         """Execute ``sql`` on a new cursor and return it."""
-        cursor = await self._execute(self._conn.execute, sql, _params(parameters))
-        return Cursor(self, cursor)
+        cursor, factory, first = await self._execute(
+            _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
+        )
+        return Cursor(self, cursor, factory, first)
 
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:

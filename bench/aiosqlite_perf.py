@@ -1,0 +1,202 @@
+"""aiosqlite's own perf workloads (``aiosqlite/tests/perf.py``): aiosqlite vs aiolite.aiosqlite.
+
+Both modules run the same workload bodies in the same process, one after the
+other, ``--runs`` times (median reported); each workload runs a fixed number
+of iterations rather than perf.py's "as many as fit in 2 s", so the two sides
+do identical work. Prints a Markdown table: operations per second for each
+and the ratio (aiolite / aiosqlite; target >= 2x).
+
+    python bench/aiosqlite_perf.py [--runs 3] [--scale 1.0] [--only atomics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import string
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiosqlite as real_aiosqlite
+
+from aiolite import aiosqlite as our_aiosqlite
+
+Workload = Callable[[Any, int], Awaitable[None]]
+
+
+async def connection_memory(lib: Any, n: int) -> None:
+    for _ in range(n):
+        async with lib.connect(":memory:"):
+            pass
+
+
+async def connection_file(lib: Any, n: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "perf.db")
+        async with lib.connect(path) as db:
+            await db.execute("create table perf (i integer primary key asc, k integer)")
+            await db.execute("insert into perf (k) values (2), (3)")
+            await db.commit()
+        for _ in range(n):
+            async with lib.connect(path):
+                pass
+
+
+async def atomics(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        await db.execute("insert into perf (k) values (2), (3)")
+        await db.commit()
+        for _ in range(n):
+            async with db.execute("select last_insert_rowid()") as cursor:
+                await cursor.fetchone()
+
+
+async def inserts(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        await db.commit()
+        for _ in range(n):
+            await db.execute("insert into perf (k) values (1), (2), (3)")
+            await db.commit()
+
+
+def _deny_drops(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DROP_TABLE else sqlite3.SQLITE_OK
+
+
+async def inserts_authorized(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        await db.set_authorizer(_deny_drops)
+        await db.commit()
+        for _ in range(n):
+            await db.execute("insert into perf (k) values (1), (2), (3)")
+            await db.commit()
+
+
+async def insert_ids(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        await db.commit()
+        for _ in range(n):
+            cursor = await db.execute("insert into perf (k) values (1)")
+            await cursor.execute("select last_insert_rowid()")
+            await cursor.fetchone()
+            await db.commit()
+
+
+async def insert_macro_ids(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        await db.commit()
+        for _ in range(n):
+            await db.execute_insert("insert into perf (k) values (1)")
+            await db.commit()
+
+
+async def _hundred_rows(db: Any) -> None:
+    await db.execute("create table perf (i integer primary key asc, k integer)")
+    for i in range(100):
+        await db.execute(f"insert into perf (k) values ({i})")
+    await db.commit()
+
+
+async def select(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await _hundred_rows(db)
+        for _ in range(n):
+            cursor = await db.execute("select i, k from perf")
+            assert len(await cursor.fetchall()) == 100
+
+
+async def select_macro(lib: Any, n: int) -> None:
+    async with lib.connect(":memory:") as db:
+        await _hundred_rows(db)
+        for _ in range(n):
+            assert len(await db.execute_fetchall("select i, k from perf")) == 100
+
+
+def iterable_cursor(chunk_size: int) -> Workload:
+    """perf.py's iterable_cursor @ chunk_size: ``async for`` over rows; n = rows read."""
+
+    async def run(lib: Any, n: int) -> None:
+        async with lib.connect(":memory:") as db:
+            await db.execute(
+                "create table ic_perf ("
+                "i integer primary key asc, k integer, a integer, b integer, c char(16))"
+            )
+            await db.executemany(
+                "insert into ic_perf (k, a, b, c) values(?, 1, 2, ?)",
+                [(i, string.ascii_lowercase) for i in range(n)],
+            )
+            await db.commit()
+            count = 0
+            async with db.execute("SELECT * FROM ic_perf") as cursor:
+                cursor.iter_chunk_size = chunk_size
+                async for _ in cursor:
+                    count += 1
+            assert count == n
+
+    return run
+
+
+WORKLOADS: dict[str, tuple[Workload, int]] = {
+    "connection_memory": (connection_memory, 300),
+    "connection_file": (connection_file, 300),
+    "atomics": (atomics, 5_000),
+    "inserts": (inserts, 3_000),
+    "inserts_authorized": (inserts_authorized, 3_000),
+    "insert_ids": (insert_ids, 2_000),
+    "insert_macro_ids": (insert_macro_ids, 3_000),
+    "select": (select, 2_000),
+    "select_macro": (select_macro, 2_000),
+    **{
+        f"iterable_cursor @ {size}": (iterable_cursor(size), 50_000) for size in (16, 64, 256, 1024)
+    },
+}
+
+
+async def timed(workload: Workload, lib: Any, n: int) -> float:
+    start = time.perf_counter()
+    await workload(lib, n)
+    return time.perf_counter() - start
+
+
+async def measure(names: list[str], runs: int, scale: float) -> list[tuple[str, float, float]]:
+    rows = []
+    for name in names:
+        workload, base = WORKLOADS[name]
+        n = max(1, int(base * scale))
+        theirs: list[float] = []
+        ours: list[float] = []
+        for _ in range(runs):
+            theirs.append(await timed(workload, real_aiosqlite, n))
+            ours.append(await timed(workload, our_aiosqlite, n))
+        rows.append((name, n / statistics.median(theirs), n / statistics.median(ours)))
+        print(f"  {name}: done", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply iteration counts")
+    parser.add_argument("--only", nargs="*", choices=sorted(WORKLOADS), default=None)
+    options = parser.parse_args()
+    names = options.only or list(WORKLOADS)
+    rows = asyncio.run(measure(names, options.runs, options.scale))
+    print(f"\naiosqlite {real_aiosqlite.__version__} perf workloads, median of {options.runs} runs")
+    print("\n| workload | aiosqlite ops/s | aiolite.aiosqlite ops/s | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, theirs, ours in rows:
+        print(f"| {name} | {theirs:,.0f} | {ours:,.0f} | {ours / theirs:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
