@@ -26,78 +26,94 @@ import aiosqlite as real_aiosqlite
 
 from aiolite import aiosqlite as our_aiosqlite
 
-Workload = Callable[[Any, int], Awaitable[None]]
+Workload = Callable[[Any, int], Awaitable[float]]
+"""Runs ``n`` iterations with library ``lib``; returns the seconds of the measured part
+(setup excluded, as perf.py starts its clock after the first ``yield``)."""
 
 
-async def connection_memory(lib: Any, n: int) -> None:
+async def connection_memory(lib: Any, n: int) -> float:
+    start = time.perf_counter()
     for _ in range(n):
         async with lib.connect(":memory:"):
             pass
+    return time.perf_counter() - start
 
 
-async def connection_file(lib: Any, n: int) -> None:
+async def connection_file(lib: Any, n: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "perf.db")
         async with lib.connect(path) as db:
             await db.execute("create table perf (i integer primary key asc, k integer)")
             await db.execute("insert into perf (k) values (2), (3)")
             await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             async with lib.connect(path):
                 pass
+        return time.perf_counter() - start
 
 
-async def atomics(lib: Any, n: int) -> None:
+async def atomics(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await db.execute("create table perf (i integer primary key asc, k integer)")
         await db.execute("insert into perf (k) values (2), (3)")
         await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             async with db.execute("select last_insert_rowid()") as cursor:
                 await cursor.fetchone()
+        return time.perf_counter() - start
 
 
-async def inserts(lib: Any, n: int) -> None:
+async def inserts(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await db.execute("create table perf (i integer primary key asc, k integer)")
         await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             await db.execute("insert into perf (k) values (1), (2), (3)")
             await db.commit()
+        return time.perf_counter() - start
 
 
 def _deny_drops(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
     return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DROP_TABLE else sqlite3.SQLITE_OK
 
 
-async def inserts_authorized(lib: Any, n: int) -> None:
+async def inserts_authorized(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await db.execute("create table perf (i integer primary key asc, k integer)")
         await db.set_authorizer(_deny_drops)
         await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             await db.execute("insert into perf (k) values (1), (2), (3)")
             await db.commit()
+        return time.perf_counter() - start
 
 
-async def insert_ids(lib: Any, n: int) -> None:
+async def insert_ids(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await db.execute("create table perf (i integer primary key asc, k integer)")
         await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             cursor = await db.execute("insert into perf (k) values (1)")
             await cursor.execute("select last_insert_rowid()")
             await cursor.fetchone()
             await db.commit()
+        return time.perf_counter() - start
 
 
-async def insert_macro_ids(lib: Any, n: int) -> None:
+async def insert_macro_ids(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await db.execute("create table perf (i integer primary key asc, k integer)")
         await db.commit()
+        start = time.perf_counter()
         for _ in range(n):
             await db.execute_insert("insert into perf (k) values (1)")
             await db.commit()
+        return time.perf_counter() - start
 
 
 async def _hundred_rows(db: Any) -> None:
@@ -107,25 +123,29 @@ async def _hundred_rows(db: Any) -> None:
     await db.commit()
 
 
-async def select(lib: Any, n: int) -> None:
+async def select(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await _hundred_rows(db)
+        start = time.perf_counter()
         for _ in range(n):
             cursor = await db.execute("select i, k from perf")
             assert len(await cursor.fetchall()) == 100
+        return time.perf_counter() - start
 
 
-async def select_macro(lib: Any, n: int) -> None:
+async def select_macro(lib: Any, n: int) -> float:
     async with lib.connect(":memory:") as db:
         await _hundred_rows(db)
+        start = time.perf_counter()
         for _ in range(n):
             assert len(await db.execute_fetchall("select i, k from perf")) == 100
+        return time.perf_counter() - start
 
 
 def iterable_cursor(chunk_size: int) -> Workload:
     """perf.py's iterable_cursor @ chunk_size: ``async for`` over rows; n = rows read."""
 
-    async def run(lib: Any, n: int) -> None:
+    async def run(lib: Any, n: int) -> float:
         async with lib.connect(":memory:") as db:
             await db.execute(
                 "create table ic_perf ("
@@ -137,11 +157,14 @@ def iterable_cursor(chunk_size: int) -> Workload:
             )
             await db.commit()
             count = 0
+            start = time.perf_counter()
             async with db.execute("SELECT * FROM ic_perf") as cursor:
                 cursor.iter_chunk_size = chunk_size
                 async for _ in cursor:
                     count += 1
+            elapsed = time.perf_counter() - start
             assert count == n
+            return elapsed
 
     return run
 
@@ -162,12 +185,6 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
 }
 
 
-async def timed(workload: Workload, lib: Any, n: int) -> float:
-    start = time.perf_counter()
-    await workload(lib, n)
-    return time.perf_counter() - start
-
-
 async def measure(names: list[str], runs: int, scale: float) -> list[tuple[str, float, float]]:
     rows = []
     for name in names:
@@ -176,8 +193,8 @@ async def measure(names: list[str], runs: int, scale: float) -> list[tuple[str, 
         theirs: list[float] = []
         ours: list[float] = []
         for _ in range(runs):
-            theirs.append(await timed(workload, real_aiosqlite, n))
-            ours.append(await timed(workload, our_aiosqlite, n))
+            theirs.append(await workload(real_aiosqlite, n))
+            ours.append(await workload(our_aiosqlite, n))
         rows.append((name, n / statistics.median(theirs), n / statistics.median(ours)))
         print(f"  {name}: done", flush=True)
     return rows

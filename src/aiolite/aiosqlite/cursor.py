@@ -168,15 +168,32 @@ class Cursor:
         return taken
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        return self._fetch_chunked()
+        """Rows one by one; a trip to the worker only when the buffer is empty.
 
-    async def _fetch_chunked(self) -> AsyncIterator[Any]:
+        Each trip reads at least ``iter_chunk_size`` rows, more as a long
+        result goes on (batches double up to ``_fetching.MAX_BATCH``).
+        """
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        self._check()
+        rows = self._rows
+        cursor = self._cursor
         while True:
-            rows = await self.fetchmany(self.iter_chunk_size)
             if not rows:
-                return
-            for row in rows:
-                yield row
+                self._check()
+                self._raise_held()
+                if self._done:
+                    return
+                await self._refill(self.iter_chunk_size)
+                continue
+            factory = self._row_factory
+            if factory is None:
+                while rows:
+                    yield rows.popleft()
+            else:
+                while rows:
+                    yield factory(cursor, rows.popleft())
 
     async def close(self) -> None:
         """Close the cursor (queued in the worker; no need to wait for it)."""
