@@ -254,11 +254,48 @@ async def test_blobopen(fw: Framework) -> None:
             await db.blobopen("t", "b", 99)
 
 
+async def test_isolation_level_can_be_set_from_the_event_loop(fw: Framework) -> None:
+    async with aiosqlite.connect(":memory:") as db:
+        await db.execute("CREATE TABLE t(x)")
+        assert db.in_transaction is False
+        await db.execute("INSERT INTO t VALUES (1)")
+        assert db.in_transaction
+        db.isolation_level = None  # commits, in the worker (sqlite3 refuses other threads)
+        assert db.isolation_level is None
+        await db.execute("INSERT INTO t VALUES (2)")
+        assert not db.in_transaction  # autocommit mode: no implicit BEGIN
+        db.isolation_level = "IMMEDIATE"
+        await db.execute("INSERT INTO t VALUES (3)")
+        assert db.in_transaction
+        assert db.isolation_level == "IMMEDIATE"
+        await db.rollback()
+        assert await db.execute_fetchall("SELECT x FROM t") == [(1,), (2,)]
+        with pytest.raises(ValueError, match="isolation_level"):
+            db.isolation_level = "SOMETIMES"  # type: ignore[assignment]
+        assert db.isolation_level == "IMMEDIATE"
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sqlite3's autocommit is Python 3.12+")
 async def test_autocommit_is_passed_through(fw: Framework) -> None:
     async with aiosqlite.connect(":memory:", autocommit=False) as db:
         assert db.autocommit is False
         assert db.in_transaction  # autocommit=False keeps a transaction open, as in sqlite3
+        await db.execute("CREATE TABLE t(x)")
+        db.autocommit = True  # commits, in the worker
+        assert db.autocommit is True
+        await db.execute("INSERT INTO t VALUES (1)")
+        assert not db.in_transaction
+        with pytest.raises(ValueError, match="autocommit"):
+            db.autocommit = "yes"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.11's sqlite3 has no autocommit")
+async def test_autocommit_is_missing_before_python_3_12(fw: Framework) -> None:
+    async with aiosqlite.connect(":memory:") as db:
+        with pytest.raises(AttributeError, match="autocommit"):
+            _ = db.autocommit
+        with pytest.raises(TypeError):
+            await aiosqlite.connect(":memory:", autocommit=True)
 
 
 # ----------------------------------------------------------------------- exit

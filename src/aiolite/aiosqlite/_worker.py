@@ -65,6 +65,8 @@ class Worker:
         self._lock = threading.Lock()
         self._exited = False
         self._exit_waiters: list[asyncio.Future[None]] = []
+        self.isolation_pending: tuple[str | None] | None = None
+        """An ``isolation_level`` set in the loop that the worker has not applied yet."""
 
     @property
     def thread(self) -> threading.Thread | _ThreadStub:

@@ -81,6 +81,7 @@ class Connection:
         self._connector = connector
         self._iter_chunk_size = iter_chunk_size
         self._tx = Worker()
+        self._autocommit: Any = _NO_AUTOCOMMIT
 
     @property
     def _thread(self) -> Any:
@@ -119,7 +120,10 @@ class Connection:
         engine = Engine(current_adapter(), check_progress_steps=None)
         worker.engine = engine
         try:
-            self._connection = await engine.open(self._connector, _same, worker.close_connection)
+            connection, self._autocommit = await engine.open(
+                self._connector, _opened, worker.close_connection
+            )
+            self._connection = connection
         except BaseException:
             # Cancelled or failed: the worker closes whatever it opened, then exits.
             self._running = False
@@ -367,16 +371,48 @@ class Connection:
 
     @property
     def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
+        pending = self._tx.isolation_pending
+        return self._conn.isolation_level if pending is None else pending[0]
 
     @isolation_level.setter
     def isolation_level(self, value: IsolationLevel) -> None:
-        self._conn.isolation_level = value
+        """Set in the worker, in order with the requests before it.
+
+        aiosqlite sets it from the event loop's thread, which sqlite3 refuses
+        (``ProgrammingError``) whenever the change must commit; here it always
+        works. The value is checked at once, as sqlite3 would.
+        """
+        conn = self._conn
+        if value is not None:
+            if not isinstance(value, str):
+                raise TypeError("isolation_level must be str or None")
+            if value.upper() not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+                raise ValueError(
+                    "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
+                )
+        worker = self._tx
+        pending = worker.isolation_pending = (value,)
+        self._post(_set_attribute, conn, "isolation_level", value, worker, pending)
 
     @property
     def autocommit(self) -> Any:
-        """sqlite3's ``autocommit`` attribute (Python 3.12+)."""
-        return self._conn.autocommit  # type: ignore[attr-defined]
+        """sqlite3's ``autocommit`` (Python 3.12+); set in the worker, like ``isolation_level``."""
+        self._conn  # noqa: B018 (raises once closed)
+        if self._autocommit is _NO_AUTOCOMMIT:
+            raise AttributeError("'sqlite3.Connection' object has no attribute 'autocommit'")
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: Any) -> None:
+        conn = self._conn
+        if self._autocommit is _NO_AUTOCOMMIT:
+            raise AttributeError("'sqlite3.Connection' object has no attribute 'autocommit'")
+        if value not in (True, False, sqlite3.LEGACY_TRANSACTION_CONTROL):  # type: ignore[attr-defined]
+            raise ValueError(
+                "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
+            )
+        self._autocommit = value
+        self._post(_set_attribute, conn, "autocommit", value, None, None)
 
     @property
     def row_factory(self) -> Any:
@@ -406,8 +442,26 @@ class Connection:
 # Request bodies: they run in the worker thread.
 
 
-def _same(conn: sqlite3.Connection) -> sqlite3.Connection:
-    return conn
+_NO_AUTOCOMMIT = object()
+"""sqlite3 before Python 3.12 has no ``autocommit`` attribute."""
+
+
+def _opened(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, Any]:
+    """The connection, and its ``autocommit`` (its getter refuses other threads)."""
+    return conn, getattr(conn, "autocommit", _NO_AUTOCOMMIT)
+
+
+def _set_attribute(
+    conn: sqlite3.Connection, name: str, value: Any, worker: Worker | None, pending: Any
+) -> None:
+    """Set ``conn.<name>`` in the worker; then clear ``worker.isolation_pending`` if ours."""
+    try:
+        setattr(conn, name, value)
+    except Exception:
+        LOG.warning("setting %s to %r failed", name, value, exc_info=True)
+    finally:
+        if worker is not None and worker.isolation_pending is pending:
+            worker.isolation_pending = None
 
 
 def _params(parameters: Iterable[Any] | None) -> Any:
