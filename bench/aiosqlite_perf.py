@@ -19,7 +19,8 @@ import statistics
 import string
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite as real_aiosqlite
@@ -29,6 +30,17 @@ from aiolite import aiosqlite as our_aiosqlite
 Workload = Callable[[Any, int], Awaitable[float]]
 """Runs ``n`` iterations with library ``lib``; returns the seconds of the measured part
 (setup excluded, as perf.py starts its clock after the first ``yield``)."""
+
+
+@asynccontextmanager
+async def perf_table(lib: Any, rows: int = 0, database: str = ":memory:") -> AsyncIterator[Any]:
+    """perf.py's setup: a database with table ``perf`` holding ``rows`` rows."""
+    async with lib.connect(database) as db:
+        await db.execute("create table perf (i integer primary key asc, k integer)")
+        for i in range(rows):
+            await db.execute(f"insert into perf (k) values ({i})")
+        await db.commit()
+        yield db
 
 
 async def connection_memory(lib: Any, n: int) -> float:
@@ -42,10 +54,8 @@ async def connection_memory(lib: Any, n: int) -> float:
 async def connection_file(lib: Any, n: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "perf.db")
-        async with lib.connect(path) as db:
-            await db.execute("create table perf (i integer primary key asc, k integer)")
-            await db.execute("insert into perf (k) values (2), (3)")
-            await db.commit()
+        async with perf_table(lib, rows=2, database=path):
+            pass
         start = time.perf_counter()
         for _ in range(n):
             async with lib.connect(path):
@@ -53,11 +63,12 @@ async def connection_file(lib: Any, n: int) -> float:
         return time.perf_counter() - start
 
 
+def _deny_drops(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DROP_TABLE else sqlite3.SQLITE_OK
+
+
 async def atomics(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await db.execute("create table perf (i integer primary key asc, k integer)")
-        await db.execute("insert into perf (k) values (2), (3)")
-        await db.commit()
+    async with perf_table(lib, rows=2) as db:
         start = time.perf_counter()
         for _ in range(n):
             async with db.execute("select last_insert_rowid()") as cursor:
@@ -65,37 +76,23 @@ async def atomics(lib: Any, n: int) -> float:
         return time.perf_counter() - start
 
 
-async def inserts(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await db.execute("create table perf (i integer primary key asc, k integer)")
-        await db.commit()
+async def inserts(lib: Any, n: int, authorizer: Any = None) -> float:
+    async with perf_table(lib) as db:
+        if authorizer is not None:
+            await db.set_authorizer(authorizer)
         start = time.perf_counter()
         for _ in range(n):
             await db.execute("insert into perf (k) values (1), (2), (3)")
             await db.commit()
         return time.perf_counter() - start
-
-
-def _deny_drops(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
-    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DROP_TABLE else sqlite3.SQLITE_OK
 
 
 async def inserts_authorized(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await db.execute("create table perf (i integer primary key asc, k integer)")
-        await db.set_authorizer(_deny_drops)
-        await db.commit()
-        start = time.perf_counter()
-        for _ in range(n):
-            await db.execute("insert into perf (k) values (1), (2), (3)")
-            await db.commit()
-        return time.perf_counter() - start
+    return await inserts(lib, n, authorizer=_deny_drops)
 
 
 async def insert_ids(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await db.execute("create table perf (i integer primary key asc, k integer)")
-        await db.commit()
+    async with perf_table(lib) as db:
         start = time.perf_counter()
         for _ in range(n):
             cursor = await db.execute("insert into perf (k) values (1)")
@@ -106,9 +103,7 @@ async def insert_ids(lib: Any, n: int) -> float:
 
 
 async def insert_macro_ids(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await db.execute("create table perf (i integer primary key asc, k integer)")
-        await db.commit()
+    async with perf_table(lib) as db:
         start = time.perf_counter()
         for _ in range(n):
             await db.execute_insert("insert into perf (k) values (1)")
@@ -116,16 +111,8 @@ async def insert_macro_ids(lib: Any, n: int) -> float:
         return time.perf_counter() - start
 
 
-async def _hundred_rows(db: Any) -> None:
-    await db.execute("create table perf (i integer primary key asc, k integer)")
-    for i in range(100):
-        await db.execute(f"insert into perf (k) values ({i})")
-    await db.commit()
-
-
 async def select(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await _hundred_rows(db)
+    async with perf_table(lib, rows=100) as db:
         start = time.perf_counter()
         for _ in range(n):
             cursor = await db.execute("select i, k from perf")
@@ -134,8 +121,7 @@ async def select(lib: Any, n: int) -> float:
 
 
 async def select_macro(lib: Any, n: int) -> float:
-    async with lib.connect(":memory:") as db:
-        await _hundred_rows(db)
+    async with perf_table(lib, rows=100) as db:
         start = time.perf_counter()
         for _ in range(n):
             assert len(await db.execute_fetchall("select i, k from perf")) == 100

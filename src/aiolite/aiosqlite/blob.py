@@ -8,14 +8,15 @@ request to the worker.
 from __future__ import annotations
 
 import sqlite3
-from types import TracebackType
 from typing import TYPE_CHECKING
+
+from ._closing import AsyncClosing
 
 if TYPE_CHECKING:
     from .core import Connection
 
 
-class Blob:
+class Blob(AsyncClosing):
     """An open blob: ``read``, ``write``, ``seek``, ``tell``, ``close``, ``async with``.
 
     >>> import asyncio
@@ -59,14 +60,3 @@ class Blob:
     async def close(self) -> None:
         """Close the blob."""
         await self._conn._execute(self._blob.close)
-
-    async def __aenter__(self) -> Blob:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

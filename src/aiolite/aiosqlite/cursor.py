@@ -13,17 +13,17 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _fetching
+from ._closing import AsyncClosing
 from ._fetching import Batch, RowFactory
 
 if TYPE_CHECKING:
     from .core import Connection
 
 
-class Cursor:
+class Cursor(AsyncClosing):
     """An async proxy for ``sqlite3.Cursor``.
 
     >>> import asyncio
@@ -241,14 +241,3 @@ class Cursor:
     def connection(self) -> sqlite3.Connection:
         """The underlying ``sqlite3.Connection`` (as in aiosqlite)."""
         return self._cursor.connection
-
-    async def __aenter__(self) -> Cursor:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
