@@ -48,6 +48,7 @@ async def test_sqlite3_semantics_under_every_framework(fw: Framework, tmp_path: 
             rows = [dict(row) async for row in cursor]
         assert rows == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Bob"}]
         assert [line async for line in db.iterdump()][-1] == "COMMIT;"
+        assert [tuple(row) async for row in db.execute("SELECT 7")] == [(7,)]  # no inner await
     assert not db._running
 
 

@@ -135,6 +135,23 @@ async def test_concurrent_sessions(fw: Framework, tmp_path: Path) -> None:
             assert await session.scalar(select(func.count(Address.id))) == 20
 
 
+async def test_isolation_level_goes_through_the_worker_queue(fw: Framework) -> None:
+    # SQLAlchemy sets isolation_level through aiosqlite's private _tx queue.
+    engine = create_async_engine("sqlite+aiolite://", isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection.isolation_level is None
+            await conn.execute(text("CREATE TABLE t(x)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            assert not raw.driver_connection.in_transaction  # autocommit: nothing pending
+        async with engine.connect() as conn:
+            sql = "SELECT x FROM t"
+            assert (await conn.execute(text(sql))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_cancelled_orm_query_is_interrupted(fw: Framework, tmp_path: Path) -> None:
     async with orm_engine(tmp_path) as engine:
         async with engine.connect() as conn:
