@@ -128,6 +128,19 @@ async def select_macro(lib: Any, n: int) -> float:
         return time.perf_counter() - start
 
 
+def _nothing() -> None:
+    """The empty request: what a round trip to the worker costs by itself."""
+
+
+async def round_trip(lib: Any, n: int) -> float:
+    """Not in perf.py: ``await db._execute(nothing)`` (private in both), the bare trip."""
+    async with lib.connect(":memory:") as db:
+        start = time.perf_counter()
+        for _ in range(n):
+            await db._execute(_nothing)
+        return time.perf_counter() - start
+
+
 def iterable_cursor(chunk_size: int) -> Workload:
     """perf.py's iterable_cursor @ chunk_size: ``async for`` over rows; n = rows read."""
 
@@ -165,6 +178,7 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
     "insert_macro_ids": (insert_macro_ids, 3_000),
     "select": (select, 2_000),
     "select_macro": (select_macro, 2_000),
+    "round_trip (diagnostic)": (round_trip, 5_000),
     **{
         f"iterable_cursor @ {size}": (iterable_cursor(size), 50_000) for size in (16, 64, 256, 1024)
     },

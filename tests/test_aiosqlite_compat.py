@@ -49,6 +49,7 @@ async def test_sqlite3_semantics_under_every_framework(fw: Framework, tmp_path: 
         assert rows == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Bob"}]
         assert [line async for line in db.iterdump()][-1] == "COMMIT;"
         assert [tuple(row) async for row in db.execute("SELECT 7")] == [(7,)]  # no inner await
+        assert await db._execute(round, 2.5, ndigits=None) == 2  # aiosqlite's private entry
     assert not db._running
 
 

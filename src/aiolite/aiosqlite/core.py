@@ -16,6 +16,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -193,10 +194,15 @@ class Connection:
 
     # ------------------------------------------------------------------- requests
 
-    async def _execute(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` in the worker thread and return its result."""
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in the worker thread and return its result.
+
+        (aiosqlite's private entry point, which some libraries call directly.)
+        """
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
+        if kwargs:
+            fn = partial(fn, **kwargs)
         worker = self._tx
         engine = worker.engine
         assert engine is not None
