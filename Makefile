@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest aiosqlite-suite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+# aiosqlite's own tests (shipped inside the aiosqlite package) against aiolite.aiosqlite
+aiosqlite-suite: $(STAMP)
+	$(PY) tests/aiosqlite_suite/run.py
+
+test: lint typecheck pytest aiosqlite-suite
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -309,6 +309,8 @@ async def on_anyio() -> None:
 
 
 Section = Callable[[Path], Awaitable[None]]
+from ._tour_aiosqlite import aiosqlite_dropin, sqlalchemy_dialect  # noqa: E402 (uses step, heading)
+
 ASYNCIO_SECTIONS: tuple[Section, ...] = (
     basics,
     transactions,
@@ -318,6 +320,8 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     cancellation,
     deadlines,
     errors,
+    aiosqlite_dropin,
+    sqlalchemy_dialect,
 )
 
 

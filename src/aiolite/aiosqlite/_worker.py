@@ -1,0 +1,142 @@
+"""The link between an aiosqlite-style connection and the aiolite engine serving it.
+
+It deliberately holds no reference to the :class:`~.core.Connection`: the
+worker thread keeps it alive, and the connection must stay collectable so an
+unclosed one can warn and shut its worker down from ``__del__``.
+
+It also speaks aiosqlite's private queue protocol, ``_tx.put_nowait((future,
+function))``, which SQLAlchemy's aiosqlite dialect uses to run a function in
+the worker thread, and which serves a connection awaited from another event
+loop than the one that opened it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from .._engine import Engine
+
+
+def invoke(_conn: Any, function: Callable[..., Any], *args: Any) -> Any:
+    """Engine request body: call ``function(*args)`` in the worker (the connection is bound)."""
+    return function(*args)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
+
+
+def deliver(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """Settle ``future`` from any thread; a closed loop has nobody left to tell."""
+    with suppress(RuntimeError):  # "Event loop is closed"
+        future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+
+
+class _ThreadStub:
+    """Stands in for the worker thread before the connection is awaited.
+
+    SQLAlchemy sets ``connection._thread.daemon = True`` before awaiting;
+    aiolite's workers are always daemon threads, so that is already true.
+    """
+
+    daemon = True
+    name = "aiolite-worker (not started)"
+
+    def is_alive(self) -> bool:
+        return False
+
+
+class Worker:
+    """The engine of one connection, requests in flight, and who waits for it to exit."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.active = 0  # awaited requests in flight (loop thread only)
+        self._posted = 0  # put_nowait requests in flight (any thread; under _lock)
+        self._lock = threading.Lock()
+        self._exited = False
+        self._exit_waiters: list[asyncio.Future[None]] = []
+        self.isolation_pending: tuple[str | None] | None = None
+        """An ``isolation_level`` set in the loop that the worker has not applied yet."""
+
+    @property
+    def thread(self) -> threading.Thread | _ThreadStub:
+        return _ThreadStub() if self.engine is None else self.engine.thread
+
+    # aiosqlite's queue protocol -------------------------------------------------
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        """Run ``function()`` in the worker and settle ``future`` (if any) with its outcome."""
+        future, function = item
+        engine = self.engine
+        if engine is None or engine.closed:
+            if future is not None:
+                deliver(future, None, ValueError("Connection closed"))
+            return
+        with self._lock:
+            self._posted += 1
+        engine.post(self._run_posted, future, function)
+
+    def _run_posted(
+        self, _conn: Any, future: asyncio.Future[Any] | None, function: Callable[[], Any]
+    ) -> None:
+        try:
+            value = function()
+        except BaseException as exc:
+            if future is not None:
+                deliver(future, None, exc)
+        else:
+            if future is not None:
+                deliver(future, value, None)
+        finally:
+            with self._lock:
+                self._posted -= 1
+
+    def empty(self) -> bool:
+        """True when no request of this connection is queued or running."""
+        return self.active == 0 and self._posted == 0
+
+    def qsize(self) -> int:
+        return self.active + self._posted
+
+    async def from_other_loop(self, function: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Serve a call made in another asyncio loop than the connection's (aiosqlite allows it).
+
+        Such calls are not cancellable in the worker: the engine's
+        cancellation belongs to the loop that opened the connection.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.put_nowait((future, lambda: function(*args)))
+        return await future
+
+    # worker exit ------------------------------------------------------------------
+
+    def close_connection(self, conn: Any) -> None:
+        """The engine's closer (worker thread): close, then wake whoever awaits ``stop()``."""
+        try:
+            conn.close()
+        finally:
+            with self._lock:
+                self._exited = True
+                waiters, self._exit_waiters = self._exit_waiters, []
+            for future in waiters:
+                deliver(future, None, None)
+
+    def exit_future(self, loop: asyncio.AbstractEventLoop, opened: bool) -> asyncio.Future[None]:
+        """A future of ``loop`` done once the worker has closed the database."""
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if opened and not self._exited:
+                self._exit_waiters.append(future)
+                return future
+        future.set_result(None)
+        return future

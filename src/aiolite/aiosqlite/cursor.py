@@ -1,0 +1,243 @@
+"""The async cursor: a ``sqlite3.Cursor`` whose calls run in the connection's worker.
+
+Rows are read ahead in batches (see ``_fetching``) and handed out from a
+buffer, so ``fetchone``/``fetchmany``/``async for`` usually cost no round
+trip at all; ``close()`` is queued without waiting for it. Rows are
+whatever the row factory makes (tuples by default, ``sqlite3.Row``, or your
+own), so they are typed ``Any`` rather than claiming ``sqlite3.Row`` as
+aiosqlite's annotations do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _fetching
+from ._closing import AsyncClosing
+from ._fetching import Batch, RowFactory
+
+if TYPE_CHECKING:
+    from .core import Connection
+
+
+class Cursor(AsyncClosing):
+    """An async proxy for ``sqlite3.Cursor``.
+
+    >>> import asyncio
+    >>> from aiolite import aiosqlite
+    >>> async def main():
+    ...     async with aiosqlite.connect(":memory:") as db:
+    ...         async with db.cursor() as cursor:
+    ...             await cursor.execute("SELECT 1 UNION SELECT 2")
+    ...             return [row async for row in cursor], cursor.description[0][0]
+    >>> asyncio.run(main())
+    ([(1,), (2,)], '1')
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        cursor: sqlite3.Cursor,
+        row_factory: RowFactory = None,
+        first: Batch | None = None,
+    ) -> None:
+        self.iter_chunk_size = conn._iter_chunk_size
+        self._conn = conn
+        self._cursor = cursor
+        self._row_factory: RowFactory = cursor.row_factory if first is None else row_factory
+        self._rows: deque[tuple[Any, ...]] = deque()
+        self._done = True
+        self._error: Exception | None = None
+        self._batch = _fetching.FIRST_BATCH
+        self._closed = False
+        if first is not None:
+            self._take(first)
+
+    def _take(self, batch: Batch) -> None:
+        rows, self._done, self._error = batch
+        self._rows.extend(rows)
+
+    def _check(self) -> None:
+        conn = self._conn
+        if not conn._running or conn._connection is None:
+            raise ValueError("Connection closed")
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed cursor.")
+
+    def _shape(self, rows: Iterable[tuple[Any, ...]]) -> list[Any]:
+        factory = self._row_factory
+        if factory is None:
+            return list(rows)
+        cursor = self._cursor
+        return [factory(cursor, row) for row in rows]
+
+    async def _refill(self, size: int | None) -> None:
+        """One trip to the worker for more rows (all when ``size`` is None)."""
+        if size is not None:
+            size = max(size, self._batch)
+            self._batch = min(self._batch * 2, _fetching.MAX_BATCH)
+        self._take(await self._conn._execute(_fetching.fetch, self._cursor, size))
+
+    def _raise_held(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ running
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
+        """Execute one statement; returns the cursor itself."""
+        self._check()
+        self._rows.clear()
+        self._batch = _fetching.FIRST_BATCH
+        batch = await self._conn._execute(
+            _fetching.execute,
+            self._cursor,
+            sql,
+            () if parameters is None else parameters,
+            _fetching.FIRST_BATCH,
+        )
+        self._take(batch)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
+        """Execute one statement for each parameter set."""
+        self._check()
+        self._rows.clear()
+        self._done, self._error = True, None
+        await self._conn._execute(self._cursor.executemany, sql, parameters)
+        return self
+
+    async def executescript(self, sql_script: str) -> Cursor:
+        """Execute several statements (commits a pending transaction first, as sqlite3 does)."""
+        self._check()
+        self._rows.clear()
+        self._done, self._error = True, None
+        await self._conn._execute(self._cursor.executescript, sql_script)
+        return self
+
+    # ----------------------------------------------------------------- fetching
+
+    async def fetchone(self) -> Any:
+        """The next row, or None."""
+        self._check()
+        rows = self._rows
+        if not rows:
+            self._raise_held()
+            if self._done:
+                return None
+            await self._refill(1)
+            if not rows:
+                return None
+        row = rows.popleft()
+        factory = self._row_factory
+        return row if factory is None else factory(self._cursor, row)
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        """Up to ``size`` rows (default ``arraysize``)."""
+        self._check()
+        if size is None:
+            size = self._cursor.arraysize
+        rows = self._rows
+        if len(rows) < size:
+            if not rows:
+                self._raise_held()
+            if not self._done:
+                await self._refill(size - len(rows))
+        count = min(size, len(rows))
+        if count == len(rows):
+            taken = self._shape(rows)
+            rows.clear()
+            return taken
+        return self._shape(rows.popleft() for _ in range(count))
+
+    async def fetchall(self) -> list[Any]:
+        """All remaining rows."""
+        self._check()
+        rows = self._rows
+        if not self._done:
+            await self._refill(None)
+        if self._error is not None:  # sqlite3's fetchall raises, dropping the rows before
+            rows.clear()
+            self._raise_held()
+        taken = self._shape(rows)
+        rows.clear()
+        return taken
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        """Rows one by one; a trip to the worker only when the buffer is empty.
+
+        Each trip reads at least ``iter_chunk_size`` rows, more as a long
+        result goes on (batches double up to ``_fetching.MAX_BATCH``).
+        """
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        self._check()
+        rows = self._rows
+        cursor = self._cursor
+        while True:
+            if not rows:
+                self._check()
+                self._raise_held()
+                if self._done:
+                    return
+                await self._refill(self.iter_chunk_size)
+                continue
+            factory = self._row_factory
+            if factory is None:
+                while rows:
+                    yield rows.popleft()
+            else:
+                while rows:
+                    yield factory(cursor, rows.popleft())
+
+    async def close(self) -> None:
+        """Close the cursor (queued in the worker; no need to wait for it)."""
+        conn = self._conn
+        if not conn._running or conn._connection is None:
+            raise ValueError("Connection closed")
+        if self._closed:
+            return
+        self._closed = True
+        self._rows.clear()
+        conn._post(self._cursor.close)
+
+    # --------------------------------------------------------------- attributes
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    @property
+    def description(self) -> Sequence[tuple[str, None, None, None, None, None, None]] | None:
+        return self._cursor.description
+
+    @property
+    def row_factory(self) -> RowFactory:
+        """Shapes each row as it is fetched (``sqlite3.Row``, a function, or None for tuples)."""
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: RowFactory) -> None:
+        self._row_factory = factory
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying ``sqlite3.Connection`` (as in aiosqlite)."""
+        return self._cursor.connection
