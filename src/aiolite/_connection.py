@@ -30,12 +30,19 @@ from typing import (
 import apsw
 
 from . import _opening
+from ._backup import BackupMethods
+from ._blob import BlobMethods
 from ._connection_api import SQLiteMethods
 from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker
 from ._engine import Engine
 from ._frameworks import current_adapter
+from ._functions import FunctionMethods
+from ._hooks import HookMethods
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
+from ._session import SessionMethods
+from ._tracing import TracingMethods
 from ._transaction import Transaction, TransactionMode, held_transactions
+from ._vtable import TableFunctionMethods
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -98,7 +105,17 @@ class ConnectOptions(TypedDict, total=False):
     statement_cache_size: int
 
 
-class Connection(SQLiteMethods, Generic[RowT]):
+class Connection(
+    SQLiteMethods,
+    FunctionMethods,
+    HookMethods,
+    TableFunctionMethods,
+    BlobMethods,
+    BackupMethods,
+    SessionMethods,
+    TracingMethods,
+    Generic[RowT],
+):
     """An open SQLite database, used from async code.
 
     Made by :func:`aiolite.connect`. Methods that touch the database are
