@@ -170,7 +170,9 @@ async def window(db: Db, rec: Recorder, tmp_path: Path) -> None:
 
 async def collation(db: Db, rec: Recorder, tmp_path: Path) -> None:
     await db.create_collation("by_length", rec.callback("collation", lambda a, b: len(a) - len(b)))
-    rows = await run_issued(db, "SELECT column1 FROM (VALUES ('ccc'), ('a'), ('bb')) ORDER BY 1 COLLATE by_length")
+    rows = await run_issued(
+        db, "SELECT column1 FROM (VALUES ('ccc'), ('a'), ('bb')) ORDER BY 1 COLLATE by_length"
+    )
     assert rows == [("a",), ("bb",), ("ccc",)]
     rec.check("collation")
 
@@ -213,7 +215,8 @@ async def wal_hook(db: Db, rec: Recorder, tmp_path: Path) -> None:
 
     await db.set_wal_hook(rec.callback("wal", on_wal))
     await run_issued(db, "INSERT INTO t VALUES (1)")
-    assert pages and pages[0] > 0
+    assert pages
+    assert pages[0] > 0
     rec.check("wal")
 
 
@@ -267,7 +270,10 @@ async def busy_handler(db: Db, rec: Recorder, tmp_path: Path) -> None:
 async def progress_handler(db: Db, rec: Recorder, tmp_path: Path) -> None:
     calls: list[int] = []
     await db.set_progress_handler(rec.callback("progress", lambda: calls.append(1)), 50)
-    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) SELECT sum(x) FROM c"
+    sql = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) "
+        "SELECT sum(x) FROM c"
+    )
     assert await run_issued(db, sql) == [(2001000,)]
     assert len(calls) > 10
     rec.check("progress")
@@ -301,7 +307,9 @@ async def exec_trace(db: Db, rec: Recorder, tmp_path: Path) -> None:
 
 
 async def row_trace(db: Db, rec: Recorder, tmp_path: Path) -> None:
-    await db.set_row_trace(rec.callback("row", lambda cursor, row: None if row[0] == 2 else row * 2))
+    await db.set_row_trace(
+        rec.callback("row", lambda cursor, row: None if row[0] == 2 else row * 2)
+    )
     assert await run_issued(db, "SELECT column1 FROM (VALUES (1), (2), (3))") == [(1, 1), (3, 3)]
     rec.check("row")
     await db.set_row_trace(None)
@@ -310,7 +318,9 @@ async def row_trace(db: Db, rec: Recorder, tmp_path: Path) -> None:
 
 async def trace_v2(db: Db, rec: Recorder, tmp_path: Path) -> None:
     events: list[str] = []
-    await db.trace_v2(apsw.SQLITE_TRACE_STMT, rec.callback("trace", lambda e: events.append(e["sql"])))
+    await db.trace_v2(
+        apsw.SQLITE_TRACE_STMT, rec.callback("trace", lambda e: events.append(e["sql"]))
+    )
     await run_issued(db, "SELECT 42")
     assert "SELECT 42" in events
     rec.check("trace")
@@ -326,7 +336,9 @@ async def profile(db: Db, rec: Recorder, tmp_path: Path) -> None:
 
 
 async def table_filter(db: Db, rec: Recorder, tmp_path: Path) -> None:
-    await db.execute("CREATE TABLE keep(id INTEGER PRIMARY KEY, v); CREATE TABLE skip(id INTEGER PRIMARY KEY, v)")
+    await db.execute(
+        "CREATE TABLE keep(id INTEGER PRIMARY KEY, v); CREATE TABLE skip(id INTEGER PRIMARY KEY, v)"
+    )
     async with await db.session() as session:
         await session.table_filter(rec.callback("filter", lambda table: table == "keep"))
         await session.attach()
@@ -356,7 +368,10 @@ async def conflict_handler(db: Db, rec: Recorder, tmp_path: Path) -> None:
     finally:
         issued_by.reset(token)
     assert reasons == [apsw.SQLITE_CHANGESET_CONFLICT]
-    assert await (await db.execute("SELECT k, v FROM kv ORDER BY k")).fetchall() == [("a", 1), ("b", 2)]
+    assert await (await db.execute("SELECT k, v FROM kv ORDER BY k")).fetchall() == [
+        ("a", 1),
+        ("b", 2),
+    ]
     rec.check("conflict")
 
 
@@ -416,7 +431,10 @@ async def virtual_table(db: Db, rec: Recorder, tmp_path: Path) -> None:
     module.cursor_class = rec.methods("cursor", BooksCursor, ("Filter", "Eof", "Column", "Next"))  # type: ignore[attr-defined]
     await db.create_module("books", module)
     await run_issued(db, "CREATE VIRTUAL TABLE shelf USING books()")
-    assert await run_issued(db, "SELECT title, year FROM shelf ORDER BY year") == [("Emma", 1815), ("Dune", 1965)]
+    assert await run_issued(db, "SELECT title, year FROM shelf ORDER BY year") == [
+        ("Emma", 1815),
+        ("Dune", 1965),
+    ]
     rec.check("cursor.Filter", "cursor.Eof", "cursor.Column", "cursor.Next")
 
 
