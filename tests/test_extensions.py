@@ -73,7 +73,8 @@ async def test_blob_of_a_missing_row(fw: Framework, tmp_path: Path) -> None:
 
 FILL = (
     "CREATE TABLE t(x); INSERT INTO t SELECT randomblob(1000) FROM "
-    "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) SELECT n FROM c)"
+    "(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) "
+    " SELECT n FROM c)"
 )
 
 
@@ -127,8 +128,8 @@ async def test_backup_steps_while_source_is_busy(fw: Framework, tmp_path: Path) 
             fw.task_group() as group,
         ):
             for _ in range(5):
-                    group.start_soon(count_rows, source)
-                group.start_soon(backup.step, -1)
+                group.start_soon(count_rows, source)
+            group.start_soon(backup.step, -1)
         assert backup.done
         assert await count_rows(copy) == 300
 
