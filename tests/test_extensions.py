@@ -324,15 +324,18 @@ async def test_vfs_counts_reads(fw: Framework, tmp_path: Path, mode: str) -> Non
         vfs.unregister()
 
 
+def read_with_plain_apsw(path: str, vfs: str) -> None:
+    with apsw.Connection(path, vfs=vfs) as plain:
+        plain.execute("SELECT count(*) FROM t").fetchall()
+
+
 async def test_async_vfs_without_an_event_loop_fails_clearly(fw: Framework, tmp_path: Path) -> None:
     vfs, name, _ = counting_vfs("async")
     path = db_path(tmp_path)
     make_table(path)
     try:
-        plain = apsw.Connection(path, vfs=name)
         with pytest.raises(Exception) as caught:  # noqa: PT011 - SQLite's I/O error wraps ours
-            plain.execute("SELECT count(*) FROM t").fetchall()
-        plain.close()
+            read_with_plain_apsw(path, name)
         chain = [caught.value, caught.value.__cause__, caught.value.__context__]
         assert any(isinstance(error, aiolite.NoEventLoopError) for error in chain), chain
     finally:
