@@ -319,6 +319,9 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     deadlines,
     errors,
 )
+from ._tour_extensions import SECTIONS as _EXTENSION_SECTIONS  # noqa: E402 - needs heading/step
+
+ASYNCIO_SECTIONS += _EXTENSION_SECTIONS
 
 
 def run_tour(framework: str = "all") -> int:
