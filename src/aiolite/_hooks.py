@@ -135,7 +135,7 @@ class HookMethods(ConnectionPart):
         new values), valid only until the callback returns."""
         await self._call(apsw.Connection.preupdate_hook, self._bridged(callable, "callable"), id=id)
 
-    async def set_authorizer(self, callable: Callable[..., int] | None) -> None:
+    async def set_authorizer(self, callable: Callable[..., Any] | None) -> None:
         """``callable(op, p1, p2, dbname, trigger)`` while statements are prepared; returns
         ``apsw.SQLITE_OK``, ``SQLITE_DENY`` or ``SQLITE_IGNORE``."""
         await self._call(apsw.Connection.set_authorizer, self._bridged(callable, "callable"))

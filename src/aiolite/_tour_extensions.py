@@ -249,10 +249,10 @@ async def full_text_search(folder: Path) -> None:
         table = await db.run(
             apsw.fts5.Table.create, "search", None, content="recipes", generate_triggers=True
         )
-        await db.run(lambda conn: table.command_rebuild())
+        await db.run(lambda conn: table.command_rebuild())  # type: ignore[no-untyped-call]
 
         def search(conn: apsw.Connection, query: str) -> list[str]:
-            return [table.row_by_id(match.rowid, "name") for match in table.search(query)]
+            return [str(table.row_by_id(match.rowid, "name")) for match in table.search(query)]
 
         step("search('lemon OR guava')", await db.run(search, "lemon OR guava"))
         step("query_suggest('lemmon')", await db.run(lambda conn: table.query_suggest("lemmon")))
