@@ -14,17 +14,15 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
 from ._callbacks import worker_engine
 from ._errors import ConnectionClosedError
-from ._part import ConnectionPart, check_name, sync_connection
+from ._part import AsyncClosing, ConnectionPart, check_name, sync_connection
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._connection import Connection
 
 _PARK_POLL_SECONDS = 0.05
@@ -83,7 +81,7 @@ def _finish(conn: apsw.Connection, raw: apsw.Backup) -> None:
     raw.finish()
 
 
-class Backup:
+class Backup(AsyncClosing):
     """A backup in progress: ``await step(pages)`` until ``done``, then ``finish()``.
 
     ``async with`` finishes it at the end; ``async for progress in
@@ -147,17 +145,6 @@ class Backup:
 
     aclose = finish
     close = finish
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.finish()
 
 
 @asynccontextmanager

@@ -7,15 +7,13 @@ blob's own cursor and size, so they are plain calls, as in APSW's async mode.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ._part import ConnectionPart, check_name
+from ._part import AsyncClosing, ConnectionPart, check_name
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._connection import Connection
 
 
@@ -47,7 +45,7 @@ def _close(conn: apsw.Connection, blob: apsw.Blob, force: bool) -> None:
     blob.close(force)
 
 
-class Blob:
+class Blob(AsyncClosing):
     """An open blob: ``read``/``write`` are awaitable, ``seek``/``tell``/``length`` are not.
 
     Made by :meth:`Connection.blob_open`; close it with ``aclose()`` or ``async with``.
@@ -105,17 +103,6 @@ class Blob:
             await self._connection._call(_close, self._raw, force)
 
     close = aclose
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class BlobMethods(ConnectionPart):

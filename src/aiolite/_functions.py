@@ -49,6 +49,20 @@ def bridge_factory(
 class FunctionMethods(ConnectionPart):
     """Registration of aggregate and window functions and of collations."""
 
+    async def _register(
+        self,
+        create: Callable[..., None],
+        name: str,
+        factory: Callable[[], Any] | None,
+        numargs: int,
+        flags: int,
+        methods: tuple[str, ...],
+    ) -> None:
+        check_name(name)
+        check_callback(factory, "factory")
+        bridged = bridge_factory(self._engine, factory, methods)
+        await self._call(create, name, bridged, numargs, flags=flags)
+
     async def create_aggregate_function(
         self,
         name: str,
@@ -77,14 +91,13 @@ class FunctionMethods(ConnectionPart):
         >>> asyncio.run(main())
         10
         """
-        check_name(name)
-        check_callback(factory, "factory")
-        await self._call(
+        await self._register(
             apsw.Connection.create_aggregate_function,
             name,
-            bridge_factory(self._engine, factory, _AGGREGATE_METHODS),
+            factory,
             numargs,
-            flags=flags,
+            flags,
+            _AGGREGATE_METHODS,
         )
 
     async def create_window_function(
@@ -114,14 +127,8 @@ class FunctionMethods(ConnectionPart):
         >>> asyncio.run(main())
         [1, 3, 5, 7]
         """
-        check_name(name)
-        check_callback(factory, "factory")
-        await self._call(
-            apsw.Connection.create_window_function,
-            name,
-            bridge_factory(self._engine, factory, _WINDOW_METHODS),
-            numargs,
-            flags=flags,
+        await self._register(
+            apsw.Connection.create_window_function, name, factory, numargs, flags, _WINDOW_METHODS
         )
 
     async def create_collation(self, name: str, callback: Callable[[str, str], Any] | None) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
 import apsw
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from ._engine import Engine
 
 P = ParamSpec("P")
@@ -43,3 +45,21 @@ def check_name(value: Any, what: str = "name") -> None:
 def sync_connection(conn: apsw.Connection) -> apsw.Connection:
     """Run in the worker: the plain connection, for objects that must be built on it."""
     return conn
+
+
+class AsyncClosing:
+    """``async with`` for objects that end with ``await aclose()`` (blob, backup, session)."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -10,16 +10,14 @@ Changeset operations that need no connection (``apsw.Changeset.invert``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
 from ._callbacks import bridge
-from ._part import ConnectionPart, check_callback, check_name
+from ._part import AsyncClosing, ConnectionPart, check_callback, check_name
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._connection import Connection
 
 
@@ -44,7 +42,7 @@ def _set(conn: apsw.Connection, session: apsw.Session, name: str, value: Any) ->
     setattr(session, name, value)
 
 
-class Session:
+class Session(AsyncClosing):
     """Records the changes made through one connection to one database schema.
 
     Made by ``await db.session()`` (or :func:`aiolite.make_session`).
@@ -129,17 +127,6 @@ class Session:
             await self._run("close")
 
     close = aclose
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _apply(conn: apsw.Connection, changeset: Any, options: dict[str, Any]) -> bytes | None:

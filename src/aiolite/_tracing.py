@@ -30,6 +30,16 @@ def _exit(conn: apsw.Connection, manager: Any) -> None:
 
 class TracingMethods(ConnectionPart):
     @asynccontextmanager
+    async def _in_worker(self, manager: Any) -> AsyncIterator[None]:
+        """Enter and exit the sync context manager ``manager`` in the worker thread."""
+        await self._call(_enter, manager)
+        try:
+            yield
+        finally:
+            if not self._engine.closed:
+                await self._call(_exit, manager)
+
+    @asynccontextmanager
     async def trace(
         self,
         file: TextIO | None = sys.stdout,
@@ -65,12 +75,8 @@ class TracingMethods(ConnectionPart):
             truncate=truncate,
             indent=indent,
         )
-        await self._call(_enter, tracer)
-        try:
+        async with self._in_worker(tracer):
             yield tracer
-        finally:
-            if not self._engine.closed:
-                await self._call(_exit, tracer)
 
     @asynccontextmanager
     async def resource_usage(
@@ -96,9 +102,5 @@ class TracingMethods(ConnectionPart):
         """
         conn = await self._call(sync_connection)
         usage = apsw.ext.ShowResourceUsage(file, db=conn, scope=scope, indent=indent)
-        await self._call(_enter, usage)
-        try:
+        async with self._in_worker(usage):
             yield usage
-        finally:
-            if not self._engine.closed:
-                await self._call(_exit, usage)
