@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 _CALLBACK_POLL_SECONDS = 0.1
+_CLOSING_LIMIT_SECONDS = 5.0
+"""How long a callback outside any request may hold up a closing connection."""
 
 
 class NoEventLoopError(RuntimeError):
@@ -76,9 +78,12 @@ def call_in_loop(engine: Engine, function: Callable[..., Awaitable[Any]], *args:
     call = CallbackCall(function, args, context, None)
     if not engine.adapter.start_callback(call):
         raise NoEventLoopError("the event loop has finished; the async callback cannot run")
+    waited = 0.0
     while not call.done.wait(_CALLBACK_POLL_SECONDS):
-        if not engine.thread.is_alive():  # pragma: no cover - defensive
-            raise ConnectionClosedError("the connection's worker is gone")
+        waited += _CALLBACK_POLL_SECONDS
+        if engine.closed and waited >= _CLOSING_LIMIT_SECONDS:
+            # closed from sync code (stop(), a finalizer): the loop may never run it
+            raise ConnectionClosedError("the connection closed before an async callback ran")
     if call.outcome == CallbackCall.VALUE:
         return call.value
     if call.error is not None:
