@@ -24,6 +24,8 @@ import apsw.shell
 
 import aiolite
 
+from ._tour_extensions import SECTIONS as EXTENSION_SECTIONS
+
 ENDLESS_QUERY = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 )
@@ -318,10 +320,8 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     cancellation,
     deadlines,
     errors,
+    *EXTENSION_SECTIONS,
 )
-from ._tour_extensions import SECTIONS as _EXTENSION_SECTIONS  # noqa: E402 - needs heading/step
-
-ASYNCIO_SECTIONS += _EXTENSION_SECTIONS
 
 
 def run_tour(framework: str = "all") -> int:
