@@ -134,6 +134,38 @@ async def test_backup_steps_while_source_is_busy(fw: Framework, tmp_path: Path) 
         assert await count_rows(copy) == 300
 
 
+async def test_backup_step_waiting_for_a_busy_source_can_time_out(
+    fw: Framework, tmp_path: Path
+) -> None:
+    async with (
+        aiolite.connect(db_path(tmp_path, "source.db")) as source,
+        aiolite.connect(":memory:") as copy,
+    ):
+        await source.execute(FILL)
+        backup = await copy.backup("main", source, "main")
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(conn: apsw.Connection) -> str:
+            entered.set()
+            release.wait(GUARD)
+            return "released"
+
+        async with fw.task_group() as group:
+            holding = group.start_soon(source.run, hold)  # the source's worker is busy
+            while not entered.is_set():
+                await fw.sleep(0.01)
+            with pytest.raises(fw.timeout_error):
+                async with fw.fail_after(0.2):
+                    await backup.step(-1)
+            release.set()
+        assert holding.result == "released"
+        async with fw.fail_after(GUARD):
+            assert await backup.step(-1)
+            await backup.finish()
+        assert await count_rows(copy) == 300
+        await assert_usable(fw, source)
+
+
 # -------------------------------------------------------------------- session
 
 
