@@ -392,3 +392,28 @@ async def test_wrong_types_are_refused_before_anything_runs(fw: Framework) -> No
         assert db._engine.requests_served == served  # nothing reached the worker
         await assert_usable(fw, db)
         assert await count_rows(db) == 1
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_async_hooks_called_while_the_connection_closes(fw: Framework, tmp_path: Any) -> None:
+    """SQLite rolls back an open transaction and reports the close outside any request;
+    async callbacks still run, in the loop that is awaiting ``close()``."""
+    seen: list[str] = []
+    loop_thread = threading.current_thread()
+
+    async def on_rollback() -> None:
+        await fw.checkpoint()
+        seen.append(f"rollback in loop: {threading.current_thread() is loop_thread}")
+
+    async def on_trace(event: dict[str, Any]) -> None:
+        await fw.checkpoint()
+        seen.append(f"close event: {event['code'] == apsw.SQLITE_TRACE_CLOSE}")
+
+    db = await aiolite.connect(str(tmp_path / "closing.db"))
+    await db.execute("CREATE TABLE t(x)")
+    await db.set_rollback_hook(on_rollback)
+    await db.trace_v2(apsw.SQLITE_TRACE_CLOSE, on_trace)
+    await db.execute("BEGIN; INSERT INTO t VALUES (1)")
+    async with fw.fail_after(GUARD):
+        await db.close()
+    assert sorted(seen) == ["close event: True", "rollback in loop: True"]
