@@ -60,6 +60,9 @@ from apsw import (
 )
 from apsw import IOError as IOError
 
+from ._backup import Backup, BackupProgress
+from ._blob import Blob
+from ._callbacks import NoEventLoopError
 from ._connection import Bindings, Connection, ConnectOptions, Connector, connect
 from ._cursor import Cursor, Description, PendingCursor
 from ._deadline import contextvar_set, deadline
@@ -70,19 +73,27 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._frameworks import current_time
+from ._hooks import should_stop
 from ._rows import Row, RowFactory
+from ._session import Changeset, Session, make_session
 from ._transaction import Transaction, TransactionMode
+from ._vfs import VFS, VFSFile
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "VFS",
     "AbortError",
     "AuthError",
+    "Backup",
+    "BackupProgress",
     "Bindings",
     "BindingsError",
+    "Blob",
     "BusyError",
     "CallbackDeadlockError",
     "CantOpenError",
+    "Changeset",
     "ConnectOptions",
     "Connection",
     "ConnectionClosedError",
@@ -110,6 +121,7 @@ __all__ = [
     "LockedError",
     "MismatchError",
     "MisuseError",
+    "NoEventLoopError",
     "NoFTS5Error",
     "NoLFSError",
     "NoMemError",
@@ -124,10 +136,12 @@ __all__ = [
     "RowFactory",
     "SQLError",
     "SchemaChangeError",
+    "Session",
     "ThreadingViolationError",
     "TooBigError",
     "Transaction",
     "TransactionMode",
+    "VFSFile",
     "VFSFileClosedError",
     "VFSNotImplementedError",
     "WrongEventLoopError",
@@ -135,4 +149,6 @@ __all__ = [
     "contextvar_set",
     "current_time",
     "deadline",
+    "make_session",
+    "should_stop",
 ]

@@ -31,14 +31,21 @@ from typing import (
 import apsw
 
 from . import _opening
+from ._backup import BackupMethods
+from ._blob import BlobMethods
 from ._connection_api import SQLiteMethods
 from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker
 from ._deadline import deadline as deadline_var
 from ._engine import ABANDONED, NOT_NOW, Engine
 from ._frameworks import current_adapter
+from ._functions import FunctionMethods
+from ._hooks import HookMethods
 from ._inline import InlinePolicy
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
+from ._session import SessionMethods
+from ._tracing import TracingMethods
 from ._transaction import Transaction, TransactionMode, held_transactions
+from ._vtable import TableFunctionMethods
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -110,7 +117,17 @@ class ConnectOptions(TypedDict, total=False):
     inline: bool
 
 
-class Connection(SQLiteMethods, Generic[RowT]):
+class Connection(
+    SQLiteMethods,
+    FunctionMethods,
+    HookMethods,
+    TableFunctionMethods,
+    BlobMethods,
+    BackupMethods,
+    SessionMethods,
+    TracingMethods,
+    Generic[RowT],
+):
     """An open SQLite database, used from async code.
 
     Made by :func:`aiolite.connect`. Methods that touch the database are
@@ -192,7 +209,7 @@ class Connection(SQLiteMethods, Generic[RowT]):
         worker thread, so after ``run`` the connection no longer tries tiny
         reads on the loop thread (see the ``inline`` option).
         """
-        self._engine.inline_allowed = False
+        self._engine.keep_in_worker()
         return await self._call(fn, *args, **kwargs)
 
     def execute(self, statements: str, bindings: Bindings = None) -> PendingCursor[RowT]:
@@ -421,6 +438,8 @@ class Connector(Generic[RowT]):
         except BaseException:
             engine.stop(timeout=None)  # the worker closes whatever it opened, then exits
             raise
+        if opening.vfs is not None:
+            engine.keep_in_worker()  # a Python VFS's methods must run in the worker
         return Connection(engine, opened, factory, prefetch, min(max_batch, 1 << 20), inline)
 
 

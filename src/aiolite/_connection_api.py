@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import apsw
 
 from ._callbacks import bridge
+from ._part import ConnectionPart
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    pass
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,19 +27,8 @@ _in_transaction: Callable[[apsw.Connection], bool] = attrgetter("in_transaction"
 _system_errno: Callable[[apsw.Connection], int] = attrgetter("system_errno")
 
 
-class SQLiteMethods:
+class SQLiteMethods(ConnectionPart):
     """Mixed into :class:`aiolite.Connection`; relies on its ``_call``."""
-
-    _engine: Engine
-
-    if TYPE_CHECKING:
-
-        async def _call(
-            self,
-            fn: Callable[Concatenate[apsw.Connection, P], R],
-            *args: P.args,
-            **kwargs: P.kwargs,
-        ) -> R: ...
 
     async def pragma(self, name: str, value: Any = None, *, schema: str | None = None) -> Any:
         """Run ``PRAGMA name`` (``= value`` if given) and return its simplest result.

@@ -167,7 +167,7 @@ class Engine:
         self._pending = 0  # requests queued or running (changed under _lock)
         self._exec_lock = threading.Lock()  # held by whichever thread is using the connection
         self.inline_allowed = True
-        """False once something makes loop-thread runs unsafe (user callbacks)."""
+        """False once something makes loop-thread runs unsafe: see :meth:`keep_in_worker`."""
         self._inline_active = False
         self._inline_abandoned = False
         self._inline_until = 0.0
@@ -356,6 +356,12 @@ class Engine:
             self._exec_lock.release()
             if self._streak_started is None:
                 self._streak_started = started
+
+    def keep_in_worker(self) -> None:
+        """From now on, run nothing inline: user code (callbacks, virtual tables, a
+        Python VFS, whatever ``run`` registered) may be called by any statement,
+        and it must run in the worker, where it may block, write or await."""
+        self.inline_allowed = False
 
     def abandon_inline(self) -> bool:
         """If running inline, mark the run abandoned and return True: the caller must stop it."""

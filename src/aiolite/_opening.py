@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import monotonic
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 # SQLite's own busy-retry delays (sqliteDefaultBusyCallback), capped so that a
 # cancelled request waiting on a lock notices within 50 ms.
 _BUSY_DELAYS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050)
+
+default_busy_handlers: weakref.WeakKeyDictionary[apsw.Connection, BusyWaiter] = (
+    weakref.WeakKeyDictionary()
+)
+"""aiolite's busy wait per connection, so ``set_busy_handler(None)`` can put it back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,8 @@ def create(options: OpenOptions) -> apsw.Connection:
 
 def configure(options: OpenOptions, engine: Engine, conn: apsw.Connection) -> OpenedDatabase:
     if options.busy_timeout:
-        conn.set_busy_handler(BusyWaiter(engine, options.busy_timeout))
+        waiter = default_busy_handlers[conn] = BusyWaiter(engine, options.busy_timeout)
+        conn.set_busy_handler(waiter)
     if options.best_practice:
         apply_best_practice(conn)
     for name, value in options.pragmas.items():

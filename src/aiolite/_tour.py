@@ -24,6 +24,8 @@ import apsw.shell
 
 import aiolite
 
+from ._tour_extensions import SECTIONS as EXTENSION_SECTIONS
+
 ENDLESS_QUERY = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 )
@@ -320,6 +322,7 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     cancellation,
     deadlines,
     errors,
+    *EXTENSION_SECTIONS,
     aiosqlite_dropin,
     sqlalchemy_dialect,
 )
