@@ -68,3 +68,19 @@ async def test_row_factories(fw: Framework) -> None:
             row["missing"]
     async with aiolite.connect(":memory:", row_factory=dict) as db:
         assert await (await db.execute("SELECT 1 AS id")).fetchall() == [{"id": 1}]
+
+
+async def test_opening_while_another_connection_writes(fw: Framework, tmp_path: Path) -> None:
+    """Best practice at open (WAL, statistics) must not fail on another writer's lock."""
+    path = db_path(tmp_path)
+    holder = apsw.Connection(path)
+    holder.pragma("journal_mode", "wal")
+    holder.execute("CREATE TABLE t(x); CREATE INDEX tx ON t(x); INSERT INTO t VALUES (1)")
+    holder.execute("BEGIN IMMEDIATE; INSERT INTO t VALUES (2)")
+    try:
+        async with aiolite.connect(path) as db:
+            assert await (await db.execute("SELECT count(*) FROM t")).get == 1
+            assert await db.pragma("journal_mode") == "wal"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -126,8 +126,17 @@ def apply_best_practice(conn: apsw.Connection) -> None:
     if conn.filename and not conn.readonly("main"):
         try:
             conn.pragma("journal_mode", "wal")
-            conn.pragma("optimize", 0x10002)
         except apsw.ReadOnlyError:  # the -wal or -shm file may still be read-only
+            return
+        except apsw.BusyError:
+            # Another connection holds a lock; fine if it already made the file WAL.
+            if conn.pragma("journal_mode") != "wal":
+                raise
+        try:
+            conn.pragma("optimize", 0x10002)
+        except (apsw.BusyError, apsw.ReadOnlyError):
+            # Only statistics: SQLite refuses at once (no busy wait) while another
+            # connection writes, and the next open or the close will do it.
             pass
 
 
