@@ -70,12 +70,17 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._frameworks import current_time
+from ._group_commit import TransactionControlError, WriteResult
+from ._kv import KV
+from ._pool import Pool, PoolOpener, PoolStats, open_pool
 from ._rows import Row, RowFactory
 from ._transaction import Transaction, TransactionMode
+from ._waiting import PoolTimeout
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "KV",
     "AbortError",
     "AuthError",
     "Bindings",
@@ -117,6 +122,10 @@ __all__ = [
     "NotFoundError",
     "PendingCursor",
     "PermissionsError",
+    "Pool",
+    "PoolOpener",
+    "PoolStats",
+    "PoolTimeout",
     "ProtocolError",
     "RangeError",
     "ReadOnlyError",
@@ -127,12 +136,15 @@ __all__ = [
     "ThreadingViolationError",
     "TooBigError",
     "Transaction",
+    "TransactionControlError",
     "TransactionMode",
     "VFSFileClosedError",
     "VFSNotImplementedError",
+    "WriteResult",
     "WrongEventLoopError",
     "connect",
     "contextvar_set",
     "current_time",
     "deadline",
+    "open_pool",
 ]
