@@ -135,7 +135,8 @@ async def test_cancelled_queued_write_is_absent(fw: Framework, tmp_path: Path) -
             while pool.stats().writes_queued > 1:
                 await fw.checkpoint()
             release.set()
-        assert doomed.cancelled and kept.error is None
+        assert doomed.cancelled
+        assert kept.error is None
         rows = await pool.fetchall("SELECT x FROM t ORDER BY id")
         assert rows == [("block",), ("kept",)]
 
@@ -148,10 +149,14 @@ async def test_writer_block_commits_or_rolls_back(fw: Framework, tmp_path: Path)
             await pool.execute("INSERT INTO t(x) VALUES ('two')")  # joins the block
             assert await pool.fetchval("SELECT count(*) FROM t") == 2  # sees its own writes
             assert await db.in_transaction
-        with pytest.raises(LookupError):
+
+        async def failing_block() -> None:
             async with pool.writer() as db:
                 await db.execute("INSERT INTO t(x) VALUES ('raised')")
                 raise LookupError
+
+        with pytest.raises(LookupError):
+            await failing_block()
         entered = fw.event()
 
         async def cancelled_block() -> None:
@@ -234,7 +239,8 @@ async def test_close_waits_for_work_in_flight(fw: Framework, tmp_path: Path) -> 
         await fw.checkpoint()
         await pool.close()
     assert all(h.error is None for h in handles)
-    assert pool.closed and pool.stats().closed
+    assert pool.closed
+    assert pool.stats().closed
     with pytest.raises(aiolite.ConnectionClosedError):
         await pool.fetchall("SELECT 1")
     with pytest.raises(aiolite.ConnectionClosedError):
@@ -276,7 +282,7 @@ async def test_memory_pool_and_bad_options(fw: Framework) -> None:
         async with pool.reader() as db:
             assert await (await db.execute("SELECT count(*) FROM t")).get == 1
     for bad in ({"readers": -1}, {"readers": 1.5}, {"acquire_timeout": 0}, {"synchronous": "x"}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="must be"):
             aiolite.open_pool(":memory:", **bad)
     with pytest.raises(TypeError):
         aiolite.open_pool(3)  # type: ignore[arg-type]
