@@ -32,6 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from math import inf
+from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import apsw
@@ -572,22 +573,48 @@ class PoolOpener:
         common: dict[str, Any] = {"busy_timeout": busy, "row_factory": o["row_factory"]}
         if o["check_progress_steps"] is not None:
             common["check_progress_steps"] = o["check_progress_steps"]
-        writer_pragmas = {"synchronous": o["synchronous"], **o["pragmas"]}
-        writer: Connection[Any] = await connect(self._path, pragmas=writer_pragmas, **common)
+        # best_practice=False: its PRAGMA optimize at open fails at once with
+        # BusyError while another process writes; the pool sets the rest itself.
+        writer_pragmas = {"foreign_keys": True, "synchronous": o["synchronous"], **o["pragmas"]}
+        writer: Connection[Any] = await connect(
+            self._path, best_practice=False, pragmas=writer_pragmas, **common
+        )
         readers: list[Connection[Any]] = []
         try:
+            await writer.run(_no_double_quoted_strings)
             if not memory:
-                mode = await writer.pragma("journal_mode")
+                mode = await writer.run(_wal_on, busy)
                 if str(mode).lower() != "wal":
                     raise apsw.CantOpenError(f"WAL could not be turned on (journal_mode={mode})")
+                reader_pragmas = {"foreign_keys": True, **o["pragmas"], "query_only": True}
                 for _ in range(o["readers"]):
-                    reader_pragmas = {**o["pragmas"], "query_only": True}
-                    readers.append(await connect(self._path, pragmas=reader_pragmas, **common))
+                    reader: Connection[Any] = await connect(
+                        self._path, best_practice=False, pragmas=reader_pragmas, **common
+                    )
+                    readers.append(reader)
+                    await reader.run(_no_double_quoted_strings)
         except BaseException:
             for conn in (writer, *readers):
                 await conn.close()
             raise
         return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
+
+
+def _no_double_quoted_strings(conn: apsw.Connection) -> None:
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
+
+
+def _wal_on(conn: apsw.Connection, busy_timeout: float) -> str:
+    """Turn WAL on; retried, since another process opening the file at once can hold it."""
+    deadline = monotonic() + busy_timeout
+    while True:
+        try:
+            return str(conn.pragma("journal_mode", "wal"))
+        except apsw.BusyError:
+            if monotonic() > deadline:
+                raise
+            sleep(0.01)
 
 
 def open_pool(
