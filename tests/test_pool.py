@@ -233,10 +233,18 @@ async def test_close_waits_for_work_in_flight(fw: Framework, tmp_path: Path) -> 
     pool = await aiolite.open_pool(path_of(tmp_path), readers=2)
     await make_table(pool)
     handles = []
+    started = 0
+
+    async def insert(i: int) -> None:
+        nonlocal started
+        started += 1  # and pool.execute queues the write before its first await
+        await pool.execute("INSERT INTO t(x) VALUES (?)", (i,))
+
     async with fw.fail_after(GUARD), fw.task_group() as group:
         for i in range(50):
-            handles.append(group.start_soon(pool.execute, "INSERT INTO t(x) VALUES (?)", (i,)))
-        await fw.checkpoint()
+            handles.append(group.start_soon(insert, i))
+        while started < 50:
+            await fw.checkpoint()
         await pool.close()
     assert all(h.error is None for h in handles)
     assert pool.closed
