@@ -147,7 +147,7 @@ async def test_kv_dict_operations(fw: Framework, tmp_path: Path) -> None:
 
 
 async def test_kv_concurrent_sets_are_group_committed(fw: Framework, tmp_path: Path) -> None:
-    async with aiolite.KV(kv_path(tmp_path)) as kv:
+    async with aiolite.KV(kv_path(tmp_path), inline=False) as kv:
         async with fw.task_group() as group:
             for i in range(300):
                 group.start_propagating(kv.set, f"k{i}", {"i": i})
@@ -230,3 +230,73 @@ async def test_reads_nanasqlite_files(fw: Framework, tmp_path: Path) -> None:
         await kv.set("from_aiolite", {"ok": True})
     async with nanasqlite.AsyncNanaSQLite(path) as nana:
         assert await nana.aget("from_aiolite") == {"ok": True}
+
+
+async def test_inline_path(fw: Framework, tmp_path: Path) -> None:
+    """One task's sets and gets run on the loop thread; bursts and locks go to the pool."""
+    path = kv_path(tmp_path)
+    async with aiolite.KV(path) as kv:
+        for i in range(20):
+            await kv.set(f"k{i}", {"i": i})
+        assert kv.inline_writes == 20
+        assert [await kv.get(f"k{i}") for i in range(20)] == [{"i": i} for i in range(20)]
+        assert await kv.contains("k1")
+        assert not await kv.contains("nope")
+        assert kv.inline_reads == 22
+        await kv.delete("k0")
+        with pytest.raises(KeyError):
+            await kv.delete("k0")
+        assert kv.inline_writes == 22
+        assert kv.pool.stats().writes == 1  # only the CREATE TABLE went through the pool
+
+        async with fw.task_group() as group:  # a burst from many tasks: group-committed
+            for i in range(100):
+                group.start_propagating(kv.set, f"burst{i}", i)
+        assert kv.inline_writes <= 23
+        assert kv.pool.stats().writes >= 100
+        assert kv.pool.stats().commits < 50
+
+        async with kv.pool.writer() as db:  # reads in a writer block see its own writes
+            await db.execute("UPDATE data SET value = '\"changed\"' WHERE key = 'k1'")
+            assert await kv.get("k1") == "changed"
+            reads = kv.inline_reads
+        assert kv.inline_reads == reads
+
+        async with aiolite.connect(path) as other:  # another connection holds the write lock
+            started = fw.event()
+            finished = False
+
+            async def set_while_locked() -> None:
+                nonlocal finished
+                started.set()
+                await kv.set("locked", "waited")
+                finished = True
+
+            async with fw.task_group() as group, other.transaction("immediate"):
+                group.start_soon(set_while_locked)
+                await started.wait()
+                await fw.sleep(0.05)
+                assert not finished  # it waits for the lock instead of failing
+        assert finished
+        assert await kv.get("locked") == "waited"  # fell back to the pool, which waited
+    async with aiolite.KV(path, inline=False) as kv:
+        assert await kv.get("k1") == "changed"
+        await kv.set("x", 1)
+        assert (kv.inline_reads, kv.inline_writes) == (0, 0)
+    async with aiolite.KV(path, synchronous="FULL") as kv:
+        await kv.set("durable", 1)  # FULL fsyncs: never on the loop thread
+        assert kv.inline_writes == 0
+        assert await kv.get("durable") == 1
+        assert kv.inline_reads == 1
+
+
+@pytest.mark.frameworks("asyncio")
+async def test_inline_writes_leave_checkpoints_to_the_writer(fw: Framework, tmp_path: Path) -> None:
+    path = kv_path(tmp_path)
+    async with aiolite.KV(path) as kv:
+        for i in range(1500):
+            await kv.set(f"k{i % 50}", "x" * 3000)
+        assert kv.inline_writes == 1500
+        wal = Path(path + "-wal").stat().st_size
+    # Without checkpoints the WAL would hold every commit: 1500 x 4 KiB pages or more.
+    assert wal < 1500 * 4096

@@ -202,13 +202,26 @@ def _shaped(cursor: apsw.Cursor, factory: CompiledFactory) -> list[Any]:
     return rows if convert is None else [convert(row) for row in rows]
 
 
-def _guard(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
-    check_statement(sql)
-    return True
+_checked: set[str] = set()
+"""SQL texts already known not to start with transaction control (bounded)."""
 
 
 def check_statement(sql: str) -> None:
     """TransactionControlError if ``sql`` begins, commits or rolls back a transaction."""
+    if sql in _checked:
+        return
+    _check_first_word(sql)
+    if len(_checked) >= 512:
+        _checked.clear()
+    _checked.add(sql)
+
+
+def _guard(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+    _check_first_word(sql)
+    return True
+
+
+def _check_first_word(sql: str) -> None:
     match = _FIRST_WORD.match(sql)
     if match is not None and match.group(1).upper() in _TRANSACTION_CONTROL:
         raise TransactionControlError(

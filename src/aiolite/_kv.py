@@ -19,13 +19,15 @@ writer plus ``max_workers - 1`` readers; ``lock_timeout`` is
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from ._kv_codec import Codec, check_key
-from ._pool import Pool, Synchronous, open_pool
+from ._kv_inline import Fallback, InlineAccess
+from ._pool import Pool, Synchronous, _is_memory, open_pool
 from ._table_helpers import create_table_sql, identifier, insert_sql, query_sql
 
 if TYPE_CHECKING:
@@ -34,6 +36,18 @@ if TYPE_CHECKING:
 _ITERATION_PAGE = 500
 _IMMUTABLE = (str, int, float, bool, bytes, type(None))
 _UNKNOWN: Any = object()
+
+
+def _no_task() -> object:
+    return None
+
+
+def _task_getter(framework: str) -> Callable[[], object]:
+    if framework == "trio":
+        import trio
+
+        return trio.lowlevel.current_task
+    return asyncio.current_task
 
 
 class _Cache:
@@ -107,6 +121,7 @@ class KV:
         acquire_timeout: float | None = 30.0,
         synchronous: Synchronous = "NORMAL",
         codec: str | None = None,
+        inline: bool = True,
         max_workers: int | None = None,
         read_pool_size: int | None = None,
         lock_timeout: float | None = None,
@@ -142,6 +157,17 @@ class KV:
             raise ValueError(f"cache must be True, False or a positive int, not {cache!r}")
         self._bulk_load = bulk_load
         self._pool: Pool | None = None
+        self._synchronous = str(synchronous).upper()
+        self._want_inline = (
+            inline and not _is_memory(self.path) and not self.path.startswith("file:")
+        )
+        self._inline: InlineAccess | None = None
+        self.inline_reads = 0
+        """Reads served on the event-loop thread (see :mod:`aiolite._kv_inline`)."""
+        self.inline_writes = 0
+        """Writes committed on the event-loop thread."""
+        self._burst_task: object | None = None
+        self._current_task: Callable[[], object] = _no_task
         q = self._quoted
         self._sql_get = f"SELECT value FROM {q} WHERE key = ?"
         self._sql_set = (
@@ -165,10 +191,20 @@ class KV:
                 cache = self._cache
                 for key, stored in await pool.fetchall(f"SELECT key, value FROM {self._quoted}"):
                     cache.store(key, stored, self.codec.decode(stored))
+            if self._want_inline:
+                self._inline = InlineAccess(
+                    pool.path,
+                    self._sql_get,
+                    self._sql_set,
+                    self._sql_delete,
+                    self._synchronous,
+                    pool.request_checkpoint,
+                )
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
+        self._current_task = _task_getter(pool._adapter.name)
         return self
 
     def __await__(self) -> Any:
@@ -188,6 +224,9 @@ class KV:
     async def close(self) -> None:
         """Close the pool (waiting a bounded time for writes in flight). Idempotent."""
         pool = self._pool
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         if pool is not None:
             await pool.close()
 
@@ -211,7 +250,22 @@ class KV:
             if found:
                 return value
             generation = cache.generation
-        row = await self.pool.fetchone(self._sql_get, (key,))
+        pool = self.pool
+        inline = self._inline
+        if inline is not None and pool.inline_allowed():
+            try:
+                stored = inline.get(key)
+            except Fallback:
+                pass
+            else:
+                self.inline_reads += 1
+                if stored is None:
+                    return default
+                value = self.codec.decode(stored)
+                if cache is not None:
+                    cache.store(key, stored, value)
+                return value
+        row = await pool.fetchone(self._sql_get, (key,))
         if row is None:
             return default
         value = self.codec.decode(row[0])
@@ -224,6 +278,15 @@ class KV:
         check_key(key)
         if self._cache is not None and self._cache.lookup(key, self.codec)[0]:
             return True
+        inline = self._inline
+        if inline is not None and self.pool.inline_allowed():
+            try:
+                found = inline.contains(key)
+            except Fallback:
+                pass
+            else:
+                self.inline_reads += 1
+                return found
         return (
             await self.pool.fetchone(f"SELECT 1 FROM {self._quoted} WHERE key = ?", (key,))
             is not None
@@ -272,6 +335,18 @@ class KV:
         check_key(key)
         stored = self.codec.encode(value)
         cache = self._cache
+        inline = self._inline
+        if inline is not None and self._may_write_inline(inline):
+            try:
+                inline.set(key, stored)
+            except Fallback:
+                pass
+            else:
+                self._wrote_inline()
+                if cache is not None:
+                    cache.generation += 1
+                    cache.store(key, stored, value)
+                return
         if cache is None:
             await self.pool._write(self._sql_set, (key, stored), False)
             return
@@ -286,6 +361,20 @@ class KV:
     async def delete(self, key: str) -> None:
         """Remove ``key``; ``KeyError`` if it is not stored (like ``del d[key]``)."""
         check_key(key)
+        inline = self._inline
+        if inline is not None and self._may_write_inline(inline):
+            try:
+                changes = inline.delete(key)
+            except Fallback:
+                pass
+            else:
+                self._wrote_inline()
+                if self._cache is not None:
+                    self._cache.generation += 1
+                    self._cache.forget(key)
+                if changes == 0:
+                    raise KeyError(key)
+                return
         result = await self.pool._write(self._sql_delete, (key,), False, self._forgetter((key,)))
         if result.changes == 0:
             raise KeyError(key)
@@ -334,6 +423,28 @@ class KV:
                 cache.clear()
 
         await self.pool._write(f"DELETE FROM {self._quoted}", None, False, on_commit)
+
+    def _may_write_inline(self, inline: InlineAccess) -> bool:
+        """Inline for one task's writes in sequence; group commit for a burst from many.
+
+        Each inline write is a commit of its own. When many tasks write in
+        the same loop iteration (``gather``, concurrent requests), one group
+        commit for all of them is cheaper: so after an inline write, other
+        tasks' writes go to the pool until the loop has gone round once.
+        """
+        if not inline.writes or not self.pool.writer_idle_for_inline():
+            return False
+        burst = self._burst_task
+        return burst is None or burst is self._current_task()
+
+    def _wrote_inline(self) -> None:
+        self.inline_writes += 1
+        if self._burst_task is None:
+            self._burst_task = self._current_task()
+            self.pool._adapter.call_soon_threadsafe(self._end_burst)
+
+    def _end_burst(self) -> None:
+        self._burst_task = None
 
     def _forgetter(self, keys: Sequence[str]) -> Any:
         cache = self._cache

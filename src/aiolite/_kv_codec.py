@@ -46,7 +46,7 @@ class Codec:
     it is installed.
     """
 
-    __slots__ = ("_dumps", "_loads", "name")
+    __slots__ = ("_dumps", "_loads", "_texts", "name")
 
     def __init__(self, name: str | None = None) -> None:
         if name is None:
@@ -62,6 +62,7 @@ class Codec:
         else:
             raise ValueError(f"codec must be 'orjson' or 'json', not {name!r}")
         self.name = name
+        self._texts = name == "json"  # orjson refuses lone surrogates by itself
 
     def encode(self, value: Any) -> str | bytes:
         """The stored form of ``value``; TypeError if it cannot round-trip exactly."""
@@ -69,12 +70,13 @@ class Codec:
         if kind is bytes:
             return value  # type: ignore[no-any-return]
         if kind is str:
-            _check_text(value)
+            if self._texts:
+                _check_text(value)
         elif kind is float:
             if not math.isfinite(value):
                 raise TypeError(f"{value!r} is not JSON: NaN and infinities cannot be stored")
         elif kind in (dict, list):
-            _check_tree(value, 0)
+            _check_tree(value, 0, self._texts)
         elif kind not in _SCALARS:
             raise TypeError(_refusal(value))
         return self._dumps(value)
@@ -102,34 +104,40 @@ def _check_text(text: str) -> None:
             raise TypeError("a str holding a lone surrogate cannot be stored as UTF-8") from None
 
 
-def _check_tree(value: Any, depth: int) -> None:
+def _check_tree(value: Any, depth: int, texts: bool) -> None:
+    """Raise TypeError unless ``value`` (a dict or list) is exact JSON all the way down.
+
+    Written for speed (it runs for every value stored): no call per scalar.
+    ``texts`` also checks strings for lone surrogates (orjson refuses them
+    itself, so the orjson path skips that).
+    """
     if depth > _MAX_DEPTH:
         raise TypeError(f"the value nests deeper than {_MAX_DEPTH} levels")
-    kind = type(value)
-    if kind is dict:
-        for key, item in value.items():
+    if type(value) is dict:
+        for key in value:
             if type(key) is not str:
                 raise TypeError(f"dict keys must be str to round-trip as JSON, not {key!r}")
-            _check_text(key)
-            _check_item(item, depth)
-    elif kind is list:
-        for item in value:
-            _check_item(item, depth)
-
-
-def _check_item(item: Any, depth: int) -> None:
-    kind = type(item)
-    if kind is str:
-        _check_text(item)
-    elif kind is float:
-        if not math.isfinite(item):
-            raise TypeError(f"{item!r} is not JSON: NaN and infinities cannot be stored")
-    elif kind is dict or kind is list:
-        _check_tree(item, depth + 1)
-    elif kind not in _SCALARS:
-        if kind is bytes:
+            if texts and not key.isascii():
+                _check_text(key)
+        items = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if texts and not item.isascii():
+                _check_text(item)
+        elif kind is int or kind is bool or item is None:
+            pass
+        elif kind is float:
+            if item - item != 0:  # NaN and the infinities
+                raise TypeError(f"{item!r} is not JSON: NaN and infinities cannot be stored")
+        elif kind is dict or kind is list:
+            _check_tree(item, depth + 1, texts)
+        elif kind is bytes:
             raise TypeError("bytes can be stored only as a whole value, not inside JSON")
-        raise TypeError(_refusal(item))
+        else:
+            raise TypeError(_refusal(item))
 
 
 def _json_dumps(value: Any) -> str:
@@ -143,8 +151,10 @@ def _json_loads(text: str) -> Any:
 def _orjson_dumps(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits: the standard library holds any size
-        return _json_dumps(value)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise TypeError(f"cannot be stored as JSON: {exc}") from None
+        return _json_dumps(value)  # an integer beyond 64 bits: the standard library holds any size
 
 
 def _orjson_loads(text: str) -> Any:

@@ -51,7 +51,7 @@ from ._group_commit import (
     finish_batch,
     run_batch,
 )
-from ._waiting import PoolTimeout, Turn, TurnQueue, wait_event
+from ._waiting import FutureEvent, PoolTimeout, Turn, TurnQueue, wait_event
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -257,7 +257,9 @@ class Pool:
         check_statement(sql)
         self._enter()
         try:
-            job = WriteJob(sql, bindings, many, self._adapter.event(), on_commit)
+            loop = self._loop
+            done = FutureEvent(loop) if loop is not None else self._adapter.event()
+            job = WriteJob(sql, bindings, many, done, on_commit)
             self._pending.append(job)
             self._schedule_batch()
             try:
@@ -429,6 +431,28 @@ class Pool:
                 f"waited more than acquire_timeout={self.acquire_timeout} s for {what}"
             )
 
+    def inline_allowed(self) -> bool:
+        """May a read run on the loop thread, outside the pool, now? (the KV's inline path)
+
+        Not inside this task's writer block (it must see the block's own
+        writes), not once closing, and only from the pool's own event loop.
+        """
+        self._adapter.check_loop()
+        return not self._closing and not self._holds_writer()
+
+    def writer_idle_for_inline(self) -> bool:
+        """May a write commit on the loop thread, outside the pool, now?
+
+        Only when nothing in this process is writing or waiting to write, so
+        such a write is never reordered against any write of this pool.
+        """
+        return self._gate.held == 0 and not self._pending and self.inline_allowed()
+
+    def request_checkpoint(self) -> None:
+        """Ask the writer's thread for a passive WAL checkpoint (never waits)."""
+        if not self._writer.closed:
+            self._writer._engine.post(_checkpoint)
+
     def _holds_writer(self) -> bool:
         return id(self) in _writer_held.get()
 
@@ -524,6 +548,11 @@ class Pool:
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         return f"<aiolite.Pool {self.path or ':memory:'!r} readers={len(self._readers)} {state}>"
+
+
+def _checkpoint(conn: apsw.Connection) -> None:
+    if not conn.in_transaction:
+        conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
 
 
 def _load(reader: _Reader) -> tuple[bool, int]:

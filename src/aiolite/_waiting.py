@@ -49,6 +49,27 @@ async def wait_event(adapter: FrameworkAdapter, event: Event, timeout: float) ->
     return True
 
 
+class FutureEvent:
+    """A one-shot event on a bare asyncio future: what a queued write waits on.
+
+    ``asyncio.Event`` keeps a list of waiters and a flag; a write has exactly
+    one waiter, and thousands are queued at once, so the bare future halves
+    the cost of waking them.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._future: asyncio.Future[None] = loop.create_future()
+
+    def set(self) -> None:
+        if not self._future.done():  # a cancelled waiter cancels the future
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        await self._future
+
+
 class Turn:
     """One place in a :class:`TurnQueue`: granted at most once, or withdrawn."""
 
