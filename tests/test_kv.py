@@ -57,6 +57,10 @@ REFUSED: list[Any] = [
 ]
 
 
+def file_size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
 def kv_path(tmp_path: Path) -> str:
     return str(tmp_path / "kv.db")
 
@@ -297,6 +301,6 @@ async def test_inline_writes_leave_checkpoints_to_the_writer(fw: Framework, tmp_
         for i in range(1500):
             await kv.set(f"k{i % 50}", "x" * 3000)
         assert kv.inline_writes == 1500
-        wal = Path(path + "-wal").stat().st_size
+        wal = file_size(path + "-wal")
     # Without checkpoints the WAL would hold every commit: 1500 x 4 KiB pages or more.
     assert wal < 1500 * 4096
