@@ -42,6 +42,10 @@ def _no_task() -> object:
     return None
 
 
+def _no_task_call(function: Callable[[], None]) -> None:
+    function()
+
+
 def _task_getter(framework: str) -> Callable[[], object]:
     if framework == "trio":
         import trio
@@ -168,6 +172,7 @@ class KV:
         """Writes committed on the event-loop thread."""
         self._burst_task: object | None = None
         self._current_task: Callable[[], object] = _no_task
+        self._call_soon: Callable[[Callable[[], None]], object] = _no_task_call
         q = self._quoted
         self._sql_get = f"SELECT value FROM {q} WHERE key = ?"
         self._sql_set = (
@@ -205,6 +210,11 @@ class KV:
             raise
         self._pool = pool
         self._current_task = _task_getter(pool._adapter.name)
+        self._call_soon = (
+            asyncio.get_running_loop().call_soon
+            if pool._adapter.name == "asyncio"
+            else pool._adapter.call_soon_threadsafe
+        )
         return self
 
     def __await__(self) -> Any:
@@ -441,7 +451,7 @@ class KV:
         self.inline_writes += 1
         if self._burst_task is None:
             self._burst_task = self._current_task()
-            self.pool._adapter.call_soon_threadsafe(self._end_burst)
+            self._call_soon(self._end_burst)
 
     def _end_burst(self) -> None:
         self._burst_task = None

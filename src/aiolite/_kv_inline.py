@@ -10,7 +10,8 @@ inline attempt could take long or has to wait:
   ``_STEP_BUDGET`` virtual-machine steps; the pool then does it),
 * the connection never waits for a lock (no busy handler: ``BusyError`` at
   once means another connection or process is writing, so the pool's writer,
-  which does wait, takes over),
+  which does wait, takes over); a write is one statement in autocommit mode,
+  so a failure leaves nothing behind,
 * a write runs inline only when this process's writer is idle (no group
   commit or writer block in flight, nothing queued), so it is never
   reordered against writes queued before it, and only at
@@ -43,7 +44,16 @@ class Fallback(Exception):
 class InlineAccess:
     """A loop-thread connection for one KV table's point reads and writes."""
 
-    __slots__ = ("_checkpoint", "_conn", "_sql_delete", "_sql_get", "_sql_set", "_steps", "writes")
+    __slots__ = (
+        "_asked_at",
+        "_checkpoint",
+        "_conn",
+        "_sql_delete",
+        "_sql_get",
+        "_sql_set",
+        "_steps",
+        "writes",
+    )
 
     def __init__(
         self,
@@ -70,6 +80,7 @@ class InlineAccess:
         self._sql_delete = sql_delete
         self._checkpoint = request_checkpoint
         self._steps = 0
+        self._asked_at = 0  # WAL pages when a checkpoint was last asked for
         self.writes = synchronous in ("OFF", "NORMAL")
 
     def _on_progress(self) -> bool:
@@ -77,7 +88,12 @@ class InlineAccess:
         return self._steps > _STEP_BUDGET
 
     def _on_wal(self, conn: apsw.Connection, name: str, pages: int) -> int:
-        if pages >= _CHECKPOINT_PAGES:
+        # Ask once per _CHECKPOINT_PAGES of growth, not at every commit while
+        # the WAL stays long (it shrinks only when a later write restarts it).
+        if pages < self._asked_at:
+            self._asked_at = 0
+        if pages >= self._asked_at + _CHECKPOINT_PAGES:
+            self._asked_at = pages
             self._checkpoint()
         return apsw.SQLITE_OK
 
@@ -103,23 +119,15 @@ class InlineAccess:
         return self._write(self._sql_delete, (key,))
 
     def _write(self, sql: str, bindings: tuple[Any, ...]) -> int:
+        # One statement in autocommit mode: SQLite wraps it in its own
+        # transaction and commits it, or rolls it back entirely if it fails.
         conn = self._conn
         self._steps = 0
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except apsw.Error as exc:
-            raise Fallback from exc
-        try:
             conn.execute(sql, bindings)
-            changes = conn.changes()
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, Exception):
-                raise Fallback from exc  # the pool retries, and reports a real error
-            raise
-        return changes
+        except Exception as exc:
+            raise Fallback from exc  # nothing was written; the pool retries and waits
+        return conn.changes()
 
     def close(self) -> None:
         self._conn.close(True)

@@ -308,6 +308,8 @@ async def on_anyio() -> None:
             )
 
 
+from . import _tour_pool  # noqa: E402  (its sections use heading and step above)
+
 Section = Callable[[Path], Awaitable[None]]
 ASYNCIO_SECTIONS: tuple[Section, ...] = (
     basics,
@@ -318,6 +320,8 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     cancellation,
     deadlines,
     errors,
+    _tour_pool.pool,
+    _tour_pool.kv,
 )
 
 
