@@ -61,43 +61,43 @@ class _Cache:
     ``get`` sees. ``limit`` bounds it (least recently used go first).
     """
 
-    __slots__ = ("_data", "generation", "limit")
+    __slots__ = ("data", "generation", "limit")
 
     def __init__(self, limit: int | None) -> None:
-        self._data: OrderedDict[str, tuple[bool, Any]] = OrderedDict()
+        self.data: OrderedDict[str, tuple[bool, Any]] = OrderedDict()
         self.limit = limit
         self.generation = 0  # bumped by every write, so a racing read never caches a stale value
 
     def lookup(self, key: str, codec: Codec) -> tuple[bool, Any]:
-        entry = self._data.get(key)
+        entry = self.data.get(key)
         if entry is None:
             return False, None
         if self.limit is not None:
-            self._data.move_to_end(key)
+            self.data.move_to_end(key)
         encoded, value = entry
         return True, (codec.decode(value) if encoded else value)
 
     def store(self, key: str, stored: str | bytes, value: Any = _UNKNOWN) -> None:
         """Cache ``key``; ``value`` is its decoded form when the caller has it."""
         if type(stored) is bytes:
-            self._data[key] = (False, stored)
+            self.data[key] = (False, stored)
         elif value is not _UNKNOWN and type(value) in _IMMUTABLE:
-            self._data[key] = (False, value)
+            self.data[key] = (False, value)
         else:
-            self._data[key] = (True, stored)
+            self.data[key] = (True, stored)
         if self.limit is not None:
-            self._data.move_to_end(key)
-            while len(self._data) > self.limit:
-                self._data.popitem(last=False)
+            self.data.move_to_end(key)
+            while len(self.data) > self.limit:
+                self.data.popitem(last=False)
 
     def forget(self, key: str) -> None:
-        self._data.pop(key, None)
+        self.data.pop(key, None)
 
     def clear(self) -> None:
-        self._data.clear()
+        self.data.clear()
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.data)
 
 
 class KV:
@@ -253,12 +253,15 @@ class KV:
 
     async def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when it is missing."""
-        check_key(key)
+        if type(key) is not str or not key.isascii():
+            check_key(key)
         cache = self._cache
         if cache is not None:
-            found, value = cache.lookup(key, self.codec)
-            if found:
-                return value
+            entry = cache.data.get(key)  # the hot path of a cached read, kept flat
+            if entry is not None:
+                if cache.limit is not None:
+                    cache.data.move_to_end(key)
+                return self.codec.decode(entry[1]) if entry[0] else entry[1]
             generation = cache.generation
         pool = self.pool
         inline = self._inline
@@ -393,14 +396,17 @@ class KV:
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **more: Any
     ) -> None:
         """Store many items in one transaction: all of them, or (on any error) none."""
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        pairs.extend(more.items())
-        encoded = []
-        for pair in pairs:
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                raise TypeError(f"update() needs (key, value) pairs, not {pair!r}")
-            key, value = pair
-            encoded.append((check_key(key), self.codec.encode(value)))
+        encode = self.codec.encode
+        encoded: list[tuple[str, str | bytes]] = []
+        append = encoded.append
+        for source in (items.items() if isinstance(items, Mapping) else items, more.items()):
+            for pair in source:
+                if type(pair) is not tuple or len(pair) != 2:
+                    raise TypeError(f"update() needs (key, value) pairs, not {pair!r}")
+                key, value = pair
+                if type(key) is not str or not key.isascii():
+                    check_key(key)
+                append((key, encode(value)))
         if not encoded:
             return
         cache = self._cache
