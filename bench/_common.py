@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -47,3 +48,12 @@ def markdown(results: list[Result], title: str) -> str:
             f"| {r['ratio']:.1f}x |"
         )
     return "\n".join(lines)
+
+
+def main(run: Callable[[bool, int], list[Result]], doc: str, title: str) -> None:
+    """The command line of a benchmark script: ``[--quick] [--runs N]``, then the table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller workloads")
+    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median)")
+    args = parser.parse_args()
+    print(markdown(run(args.quick, args.runs), title))

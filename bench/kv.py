@@ -19,7 +19,6 @@ write that returned survives a process kill) and their default JSON codec
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import Result, markdown, rate, row
+from _common import Result, main, rate, row
 
 import aiolite
 
@@ -121,13 +120,5 @@ def run(quick: bool = False, runs: int = 3) -> list[Result]:
     return asyncio.run(run_async(quick, runs))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller workloads")
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median)")
-    args = parser.parse_args()
-    print(markdown(run(args.quick, args.runs), "KV store: aiolite vs AsyncNanaSQLite"))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__ or "", "KV store: aiolite vs AsyncNanaSQLite")

@@ -15,7 +15,6 @@ Medians of ``--runs`` runs (3 by default)::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import Result, markdown, rate, row
+from _common import Result, main, rate, row
 
 import aiolite
 
@@ -110,17 +109,14 @@ async def run_async(quick: bool, runs: int) -> list[Result]:
         for synchronous in ("FULL", "NORMAL"):
             ours: list[float] = []
             peers: dict[str, list[float]] = {"aiosqlite": [], "apsw.aio": []}
-            for run in range(runs):
-
-                def fresh(name: str) -> str:
-                    return os.path.join(folder, f"{name}-{synchronous}-{run}.db")
-
-                ours.append(await pool_inserts(fresh("pool"), inserts, synchronous))
+            for attempt in range(runs):
+                name = os.path.join(folder, f"{{}}-{synchronous}-{attempt}.db")
+                ours.append(await pool_inserts(name.format("pool"), inserts, synchronous))
                 peers["aiosqlite"].append(
-                    await aiosqlite_inserts(fresh("aiosqlite"), inserts, synchronous)
+                    await aiosqlite_inserts(name.format("aiosqlite"), inserts, synchronous)
                 )
                 peers["apsw.aio"].append(
-                    await apsw_aio_inserts(fresh("apsw"), inserts, synchronous)
+                    await apsw_aio_inserts(name.format("apsw"), inserts, synchronous)
                 )
             for peer, theirs in peers.items():
                 results.append(
@@ -149,13 +145,5 @@ def run(quick: bool = False, runs: int = 3) -> list[Result]:
     return asyncio.run(run_async(quick, runs))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller workloads")
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median)")
-    args = parser.parse_args()
-    print(markdown(run(args.quick, args.runs), "Pool: group commit and parallel reads"))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, __doc__ or "", "Pool: group commit and parallel reads")

@@ -24,6 +24,14 @@ async def make_table(pool: aiolite.Pool) -> None:
     await pool.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, x UNIQUE)")
 
 
+async def write_then_wait(fw: Framework, pool: aiolite.Pool, value: str, entered: Any) -> None:
+    """A writer block that writes, says so, and waits until cancelled."""
+    async with pool.writer() as db:
+        await db.execute("INSERT INTO t(x) VALUES (?)", (value,))
+        entered.set()
+        await fw.sleep(3600)
+
+
 async def test_basic_reads_and_writes(fw: Framework, tmp_path: Path) -> None:
     async with aiolite.open_pool(path_of(tmp_path), readers=2) as pool:
         await make_table(pool)
@@ -158,15 +166,8 @@ async def test_writer_block_commits_or_rolls_back(fw: Framework, tmp_path: Path)
         with pytest.raises(LookupError):
             await failing_block()
         entered = fw.event()
-
-        async def cancelled_block() -> None:
-            async with pool.writer() as db:
-                await db.execute("INSERT INTO t(x) VALUES ('cancelled')")
-                entered.set()
-                await fw.sleep(3600)
-
         async with fw.fail_after(GUARD), fw.task_group() as group:
-            handle = group.start_soon(cancelled_block)
+            handle = group.start_soon(write_then_wait, fw, pool, "cancelled", entered)
             await entered.wait()
             handle.cancel()
         assert handle.cancelled
@@ -262,15 +263,8 @@ async def test_close_stops_work_past_its_timeout(fw: Framework, tmp_path: Path) 
     pool = await aiolite.open_pool(path_of(tmp_path), readers=1, close_timeout=0.2)
     await make_table(pool)
     entered = fw.event()
-
-    async def stuck_block() -> None:
-        async with pool.writer() as db:
-            await db.execute("INSERT INTO t(x) VALUES ('never committed')")
-            entered.set()
-            await fw.sleep(3600)
-
     async with fw.fail_after(GUARD), fw.task_group() as group:
-        stuck = group.start_soon(stuck_block)
+        stuck = group.start_soon(write_then_wait, fw, pool, "never committed", entered)
         await entered.wait()
         started = fw.now()
         await pool.close()

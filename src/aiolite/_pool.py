@@ -214,23 +214,13 @@ class Pool:
             async with self._writer_turn() as conn:
                 yield conn
             return
-        self._enter()
-        try:
-            event = self._adapter.event()
-            turn = Turn(event.set)
-            self._reader_slots.request(turn)
+        async with self._turn(self._reader_slots, "a reader connection"):
+            reader = next(r for r in self._readers if not r.checked_out)
+            reader.checked_out = True
             try:
-                await self._wait_turn(turn, event, "a reader connection")
-                reader = next(r for r in self._readers if not r.checked_out)
-                reader.checked_out = True
-                try:
-                    yield reader.conn
-                finally:
-                    reader.checked_out = False
+                yield reader.conn
             finally:
-                self._reader_slots.withdraw(turn)
-        finally:
-            self._leave()
+                reader.checked_out = False
 
     # ------------------------------------------------------------------ writes
 
@@ -408,17 +398,25 @@ class Pool:
     async def _writer_turn(self) -> AsyncIterator[Connection[Any]]:
         if self._holds_writer():
             raise RuntimeError("this task already holds the pool's writer; blocks do not nest")
+        try:
+            async with self._turn(self._gate, "the writer"):
+                yield self._writer
+        finally:
+            self._schedule_batch()  # writes that queued behind the block
+
+    @asynccontextmanager
+    async def _turn(self, queue: TurnQueue, what: str) -> AsyncIterator[None]:
+        """Hold a place of ``queue`` for the block, waiting at most ``acquire_timeout``."""
         self._enter()
         try:
             event = self._adapter.event()
             turn = Turn(event.set)
-            self._gate.request(turn)
+            queue.request(turn)
             try:
-                await self._wait_turn(turn, event, "the writer")
-                yield self._writer
+                await self._wait_turn(turn, event, what)
+                yield
             finally:
-                self._gate.withdraw(turn)
-                self._schedule_batch()
+                queue.withdraw(turn)
         finally:
             self._leave()
 
