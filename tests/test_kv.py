@@ -181,6 +181,19 @@ async def test_cache_is_write_through_and_isolated(fw: Framework, tmp_path: Path
         await kv.clear()
         assert await kv.get("doc") is None
         assert await kv.get("y") is None
+        await kv.set("kept", 1)
+        seen_in_block = []
+
+        async def rolled_back_block() -> None:
+            async with kv.pool.writer():  # writes in a block that rolls back never reach the cache
+                await kv.set("kept", "rolled back")
+                seen_in_block.append(await kv.get("kept"))  # the block sees its own write
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await rolled_back_block()
+        assert seen_in_block == ["rolled back"]
+        assert await kv.get("kept") == 1
     async with aiolite.KV(kv_path(tmp_path), cache=2) as kv:  # a bounded cache
         await kv.update({"a": 1, "b": 2, "c": 3})
         assert [await kv.get(k) for k in "abc"] == [1, 2, 3]

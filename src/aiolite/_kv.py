@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from ._group_commit import WriteResult
 from ._kv_codec import Codec, check_key
 from ._kv_inline import Fallback, InlineAccess
 from ._pool import Pool, Synchronous, _is_memory, open_pool
@@ -282,7 +283,7 @@ class KV:
         if row is None:
             return default
         value = self.codec.decode(row[0])
-        if cache is not None and cache.generation == generation:
+        if cache is not None and cache.generation == generation and not pool.holds_writer():
             cache.store(key, row[0], value)
         return value
 
@@ -361,7 +362,7 @@ class KV:
                     cache.store(key, stored, value)
                 return
         if cache is None:
-            await self.pool._write(self._sql_set, (key, stored), False)
+            await self._write(self._sql_set, (key, stored), False)
             return
         cache.generation += 1
 
@@ -369,7 +370,7 @@ class KV:
             cache.generation += 1
             cache.store(key, stored, value)
 
-        await self.pool._write(self._sql_set, (key, stored), False, on_commit)
+        await self._write(self._sql_set, (key, stored), False, on_commit)
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; ``KeyError`` if it is not stored (like ``del d[key]``)."""
@@ -388,7 +389,7 @@ class KV:
                 if changes == 0:
                     raise KeyError(key)
                 return
-        result = await self.pool._write(self._sql_delete, (key,), False, self._forgetter((key,)))
+        result = await self._write(self._sql_delete, (key,), False, self._forgetter((key,)))
         if result.changes == 0:
             raise KeyError(key)
 
@@ -412,7 +413,7 @@ class KV:
         cache = self._cache
         if cache is not None:
             cache.generation += 1
-        await self.pool._write(self._sql_set, encoded, True, self._storer(encoded))
+        await self._write(self._sql_set, encoded, True, self._storer(encoded))
 
     async def delete_many(self, keys: Iterable[str]) -> int:
         """Remove every key in ``keys`` that is stored (missing ones are skipped).
@@ -422,7 +423,7 @@ class KV:
         checked = [check_key(key) for key in keys]
         if not checked:
             return 0
-        result = await self.pool._write(
+        result = await self._write(
             self._sql_delete, [(key,) for key in checked], True, self._forgetter(checked)
         )
         return result.changes
@@ -438,7 +439,25 @@ class KV:
                 cache.generation += 1
                 cache.clear()
 
-        await self.pool._write(f"DELETE FROM {self._quoted}", None, False, on_commit)
+        await self._write(f"DELETE FROM {self._quoted}", None, False, on_commit)
+
+    async def _write(
+        self, sql: str, bindings: Any, many: bool, on_commit: Any = None
+    ) -> WriteResult:
+        """A write through the pool; inside a writer block the cache is dropped instead.
+
+        The block may still roll back, so what it wrote must not be cached;
+        what the cache held for those keys is no longer right either.
+        """
+        pool = self.pool
+        cache = self._cache
+        if cache is None or not pool.holds_writer():
+            return await pool._write(sql, bindings, many, on_commit)
+        cache.generation += 1
+        try:
+            return await pool._write(sql, bindings, many)
+        finally:
+            cache.clear()
 
     def _may_write_inline(self, inline: InlineAccess) -> bool:
         """Inline for one task's writes in sequence; group commit for a burst from many.

@@ -243,7 +243,7 @@ class Pool:
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         if self._holds_writer():
-            return await self._write_in_block(sql, bindings, many, on_commit)
+            return await self._write_in_block(sql, bindings, many)
         check_statement(sql)
         self._enter()
         try:
@@ -317,9 +317,12 @@ class Pool:
         )
         self._timeouts += 1
 
-    async def _write_in_block(
-        self, sql: str, bindings: Any, many: bool, on_commit: Any
-    ) -> WriteResult:
+    async def _write_in_block(self, sql: str, bindings: Any, many: bool) -> WriteResult:
+        """A write inside this task's writer block: part of the block's transaction.
+
+        ``on_commit`` hooks are not called: the block may still roll back.
+        """
+
         def run(conn: apsw.Connection) -> WriteResult:
             before = conn.total_changes()
             statement = Statement(self._writer._row_factory)
@@ -327,8 +330,6 @@ class Pool:
             return WriteResult(rows, conn.total_changes() - before, conn.last_insert_rowid())
 
         result: WriteResult = await self._writer._call(run)
-        if on_commit is not None:
-            on_commit()  # the block's commit is still ahead; a cache may run ahead of it
         return result
 
     def _schedule_batch(self) -> None:
@@ -450,6 +451,10 @@ class Pool:
         """Ask the writer's thread for a passive WAL checkpoint (never waits)."""
         if not self._writer.closed:
             self._writer._engine.post(_checkpoint)
+
+    def holds_writer(self) -> bool:
+        """True inside this task's ``pool.writer()`` block (or a task started in it)."""
+        return self._holds_writer()
 
     def _holds_writer(self) -> bool:
         return id(self) in _writer_held.get()
