@@ -266,10 +266,14 @@ async def test_close_stops_work_past_its_timeout(fw: Framework, tmp_path: Path) 
     async with fw.fail_after(GUARD), fw.task_group() as group:
         stuck = group.start_soon(write_then_wait, fw, pool, "never committed", entered)
         await entered.wait()
+        queued = group.start_soon(pool.execute, "INSERT INTO t(x) VALUES ('queued')")
+        while pool.stats().writes_queued == 0:
+            await fw.checkpoint()
         started = fw.now()
         await pool.close()
         assert fw.now() - started < GUARD / 2
         stuck.cancel()
+    assert isinstance(queued.error, aiolite.ConnectionClosedError)
     async with aiolite.connect(path_of(tmp_path)) as db:
         assert await (await db.execute("SELECT count(*) FROM t")).get == 0
 
@@ -301,3 +305,21 @@ async def test_full_synchronous_and_row_factory(fw: Framework, tmp_path: Path) -
         assert result.rows == [{"x": 7}]
         assert await pool.fetchall("SELECT x FROM t") == [{"x": 7}]
         assert "readers=1" in repr(pool)
+
+
+async def test_another_process_holding_the_lock_is_a_pool_timeout(
+    fw: Framework, tmp_path: Path
+) -> None:
+    path = path_of(tmp_path)
+    async with aiolite.open_pool(path, readers=1, busy_timeout=0.2) as pool:
+        await make_table(pool)
+        async with aiolite.connect(path) as other, other.transaction("immediate"):
+            await other.execute("INSERT INTO t(x) VALUES ('other')")
+            with pytest.raises(aiolite.PoolTimeout, match="busy_timeout"):
+                await pool.execute("INSERT INTO t(x) VALUES ('mine')")
+            with pytest.raises(aiolite.PoolTimeout, match="busy_timeout"):
+                async with pool.writer():
+                    pass
+            assert await pool.fetchval("SELECT count(*) FROM t") == 0  # readers never wait
+        await pool.execute("INSERT INTO t(x) VALUES ('mine')")
+        assert await pool.fetchall("SELECT x FROM t ORDER BY id") == [("other",), ("mine",)]
