@@ -74,15 +74,20 @@ from ._errors import (
 )
 from ._frameworks import current_time
 from ._hooks import should_stop
+from ._group_commit import TransactionControlError, WriteResult
+from ._kv import KV
+from ._pool import Pool, PoolOpener, PoolStats, open_pool
 from ._rows import Row, RowFactory
 from ._session import Changeset, Session, make_session
 from ._transaction import Transaction, TransactionMode
 from ._vfs import VFS, VFSFile
+from ._waiting import PoolTimeout
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VFS",
+    "KV",
     "AbortError",
     "AuthError",
     "Backup",
@@ -129,6 +134,10 @@ __all__ = [
     "NotFoundError",
     "PendingCursor",
     "PermissionsError",
+    "Pool",
+    "PoolOpener",
+    "PoolStats",
+    "PoolTimeout",
     "ProtocolError",
     "RangeError",
     "ReadOnlyError",
@@ -140,10 +149,12 @@ __all__ = [
     "ThreadingViolationError",
     "TooBigError",
     "Transaction",
+    "TransactionControlError",
     "TransactionMode",
     "VFSFile",
     "VFSFileClosedError",
     "VFSNotImplementedError",
+    "WriteResult",
     "WrongEventLoopError",
     "connect",
     "contextvar_set",
@@ -151,4 +162,5 @@ __all__ = [
     "deadline",
     "make_session",
     "should_stop",
+    "open_pool",
 ]

@@ -310,6 +310,8 @@ async def on_anyio() -> None:
             )
 
 
+from . import _tour_pool  # noqa: E402  (its sections use heading and step above)
+
 Section = Callable[[Path], Awaitable[None]]
 from ._tour_aiosqlite import aiosqlite_dropin, sqlalchemy_dialect  # noqa: E402 (uses step, heading)
 
@@ -323,6 +325,8 @@ ASYNCIO_SECTIONS: tuple[Section, ...] = (
     deadlines,
     errors,
     *EXTENSION_SECTIONS,
+    _tour_pool.pool,
+    _tour_pool.kv,
     aiosqlite_dropin,
     sqlalchemy_dialect,
 )
