@@ -73,8 +73,8 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._frameworks import current_time
-from ._hooks import should_stop
 from ._group_commit import TransactionControlError, WriteResult
+from ._hooks import should_stop
 from ._kv import KV
 from ._pool import Pool, PoolOpener, PoolStats, open_pool
 from ._rows import Row, RowFactory
@@ -86,8 +86,8 @@ from ._waiting import PoolTimeout
 __version__ = "0.1.0"
 
 __all__ = [
-    "VFS",
     "KV",
+    "VFS",
     "AbortError",
     "AuthError",
     "Backup",
@@ -161,6 +161,6 @@ __all__ = [
     "current_time",
     "deadline",
     "make_session",
-    "should_stop",
     "open_pool",
+    "should_stop",
 ]

@@ -239,6 +239,17 @@ class Connection(
     async def _open_cursor(
         self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool
     ) -> Cursor[RowT]:
+        statement, rows, done = await self._first_batch(sql, bindings, many, self._prefetch)
+        return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+
+    async def _first_batch(
+        self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool, size: int
+    ) -> tuple[Statement, list[RowT], bool]:
+        """Run ``sql`` and fetch up to ``size`` rows: inline if it is a proven tiny read.
+
+        Returns the statement (still open unless done), the rows, and whether
+        the statement has finished.
+        """
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         engine = self._engine
@@ -246,24 +257,19 @@ class Connection(
         if not many and policy is not None and policy.should_try(sql) and self._may_run_inline():
             statement = Statement(self._row_factory, engine.abandon_inline)
             started = monotonic()
-            batch = engine.run_inline(
-                execute_in_worker, statement, sql, bindings, False, self._prefetch
-            )
+            batch = engine.run_inline(execute_in_worker, statement, sql, bindings, False, size)
             if batch is ABANDONED:
                 policy.abandoned(sql)
             elif batch is not NOT_NOW:
                 policy.ran_inline(sql, monotonic() - started)
-                rows, done = batch
                 if engine.inline_streak_expired():
                     await engine.adapter.checkpoint()
-                return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+                return statement, *batch
         statement = Statement(self._row_factory, engine.abandon_inline)
-        rows, done = await self._call(
-            execute_in_worker, statement, sql, bindings, many, self._prefetch
-        )
+        rows, done = await self._call(execute_in_worker, statement, sql, bindings, many, size)
         if policy is not None and not many:
             policy.learned(sql, statement.readonly, statement.elapsed)
-        return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+        return statement, rows, done
 
     def _may_run_inline(self) -> bool:
         """Whether this task may run a statement on the loop thread right now."""

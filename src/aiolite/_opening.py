@@ -7,6 +7,7 @@ into the three callables the engine runs: create the connection, configure it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import weakref
@@ -132,12 +133,10 @@ def apply_best_practice(conn: apsw.Connection) -> None:
             # Another connection holds a lock; fine if it already made the file WAL.
             if conn.pragma("journal_mode") != "wal":
                 raise
-        try:
+        # Only statistics: SQLite refuses at once (no busy wait) while another
+        # connection writes, and the next open or the close will do it.
+        with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError):
             conn.pragma("optimize", 0x10002)
-        except (apsw.BusyError, apsw.ReadOnlyError):
-            # Only statistics: SQLite refuses at once (no busy wait) while another
-            # connection writes, and the next open or the close will do it.
-            pass
 
 
 def close(best_practice: bool, conn: apsw.Connection) -> None:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 import apsw
 
 from ._connection import Bindings, Connection, connect
-from ._cursor import Statement, execute_in_worker
+from ._cursor import Statement, close_in_worker, execute_in_worker
 from ._errors import ConnectionClosedError
 from ._group_commit import (
     DONE,
@@ -106,12 +106,11 @@ class _Reader:
         self.checked_out = False
 
 
-def _fetch(
-    conn: apsw.Connection, statement: Statement, sql: str, bindings: Bindings, limit: int
-) -> list[Any]:
-    rows, done = execute_in_worker(conn, statement, sql, bindings, False, limit)
+async def _fetch(conn: Connection[Any], sql: str, bindings: Bindings, limit: int) -> list[Any]:
+    """Up to ``limit`` rows of ``sql``: one trip to the worker, or none for a tiny read."""
+    statement, rows, done = await conn._first_batch(sql, bindings, False, limit)
     if not done:
-        statement.close()
+        conn._post(close_in_worker, statement)
     return rows[:limit]
 
 
@@ -186,14 +185,11 @@ class Pool:
         try:
             conn = self._writer if self._holds_writer() or not self._readers else None
             if conn is not None:
-                statement = Statement(conn._row_factory)
-                rows: list[Any] = await conn._call(_fetch, statement, sql, bindings, limit)
-                return rows
+                return await _fetch(conn, sql, bindings, limit)
             reader = min(self._readers, key=_load)
             reader.in_flight += 1
             try:
-                statement = Statement(reader.conn._row_factory)
-                rows = await reader.conn._call(_fetch, statement, sql, bindings, limit)
+                rows = await _fetch(reader.conn, sql, bindings, limit)
             finally:
                 reader.in_flight -= 1
             self._reads += 1
@@ -325,7 +321,7 @@ class Pool:
 
         def run(conn: apsw.Connection) -> WriteResult:
             before = conn.total_changes()
-            statement = Statement(self._writer._row_factory)
+            statement = Statement(self._writer._row_factory, self._writer._engine.abandon_inline)
             rows, _ = execute_in_worker(conn, statement, sql, bindings, many, 1 << 40)
             return WriteResult(rows, conn.total_changes() - before, conn.last_insert_rowid())
 
@@ -613,9 +609,9 @@ class PoolOpener:
         )
         readers: list[Connection[Any]] = []
         try:
-            await writer.run(_no_double_quoted_strings)
+            await writer._call(_no_double_quoted_strings)
             if not memory:
-                mode = await writer.run(_wal_on, busy)
+                mode = await writer._call(_wal_on, busy)
                 if str(mode).lower() != "wal":
                     raise apsw.CantOpenError(f"WAL could not be turned on (journal_mode={mode})")
                 reader_pragmas = {"foreign_keys": True, **o["pragmas"], "query_only": True}
@@ -624,7 +620,7 @@ class PoolOpener:
                         self._path, best_practice=False, pragmas=reader_pragmas, **common
                     )
                     readers.append(reader)
-                    await reader.run(_no_double_quoted_strings)
+                    await reader._call(_no_double_quoted_strings)
         except BaseException:
             for conn in (writer, *readers):
                 await conn.close()
