@@ -167,8 +167,6 @@ class KV:
             inline and not _is_memory(self.path) and not self.path.startswith("file:")
         )
         self._inline: InlineAccess | None = None
-        self.inline_reads = 0
-        """Reads served on the event-loop thread (see :mod:`aiolite._kv_inline`)."""
         self.inline_writes = 0
         """Writes committed on the event-loop thread."""
         self._burst_task: object | None = None
@@ -200,7 +198,6 @@ class KV:
             if self._want_inline:
                 self._inline = InlineAccess(
                     pool.path,
-                    self._sql_get,
                     self._sql_set,
                     self._sql_delete,
                     self._synchronous,
@@ -265,20 +262,6 @@ class KV:
                 return self.codec.decode(entry[1]) if entry[0] else entry[1]
             generation = cache.generation
         pool = self.pool
-        inline = self._inline
-        if inline is not None and pool.inline_allowed():
-            try:
-                stored = inline.get(key)
-            except Fallback:
-                pass
-            else:
-                self.inline_reads += 1
-                if stored is None:
-                    return default
-                value = self.codec.decode(stored)
-                if cache is not None:
-                    cache.store(key, stored, value)
-                return value
         row = await pool.fetchone(self._sql_get, (key,))
         if row is None:
             return default
@@ -292,15 +275,6 @@ class KV:
         check_key(key)
         if self._cache is not None and self._cache.lookup(key, self.codec)[0]:
             return True
-        inline = self._inline
-        if inline is not None and self.pool.inline_allowed():
-            try:
-                found = inline.contains(key)
-            except Fallback:
-                pass
-            else:
-                self.inline_reads += 1
-                return found
         return (
             await self.pool.fetchone(f"SELECT 1 FROM {self._quoted} WHERE key = ?", (key,))
             is not None

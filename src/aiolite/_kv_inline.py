@@ -1,10 +1,11 @@
-"""The KV store's inline path: point reads and writes run right on the event-loop thread.
+"""The KV store's inline writes: one task's ``set``/``delete`` committed on the event-loop thread.
 
-A KV ``get`` is one primary-key lookup, about a microsecond of SQLite work;
-sending it to a worker thread and back costs 50-100 us. So, when nothing
-stands in the way, the KV runs it on the loop thread on a connection of its
-own, the way a dict lookup would, and falls back to the pool whenever the
-inline attempt could take long or has to wait:
+A KV ``set`` is one primary-key upsert; sending it to the writer's thread
+and back costs 50-100 us, more than the commit itself. So, when nothing
+stands in the way, the KV commits it on the loop thread on a connection of
+its own, and falls back to the pool whenever the attempt could take long or
+has to wait. (Reads need nothing of their own: the pool's readers run tiny
+reads on the loop thread through the engine, see :mod:`aiolite._inline`.)
 
 * every statement has a step budget (a progress handler stops it past
   ``_STEP_BUDGET`` virtual-machine steps; the pool then does it),
@@ -42,14 +43,13 @@ class Fallback(Exception):
 
 
 class InlineAccess:
-    """A loop-thread connection for one KV table's point reads and writes."""
+    """A loop-thread connection for one KV table's single-row writes."""
 
     __slots__ = (
         "_asked_at",
         "_checkpoint",
         "_conn",
         "_sql_delete",
-        "_sql_get",
         "_sql_set",
         "_steps",
         "writes",
@@ -58,7 +58,6 @@ class InlineAccess:
     def __init__(
         self,
         path: str,
-        sql_get: str,
         sql_set: str,
         sql_delete: str,
         synchronous: str,
@@ -75,7 +74,6 @@ class InlineAccess:
             conn.close()
             raise
         self._conn = conn
-        self._sql_get = sql_get
         self._sql_set = sql_set
         self._sql_delete = sql_delete
         self._checkpoint = request_checkpoint
@@ -96,19 +94,6 @@ class InlineAccess:
             self._asked_at = pages
             self._checkpoint()
         return apsw.SQLITE_OK
-
-    def get(self, key: str) -> Any:
-        """The stored value of ``key`` (None when missing); Fallback if it could not be read."""
-        self._steps = 0
-        try:
-            # .get reads to the end, so the statement is reset and no read
-            # transaction (no stale snapshot) outlives the call.
-            return self._conn.execute(self._sql_get, (key,)).get
-        except Exception as exc:
-            raise Fallback from exc
-
-    def contains(self, key: str) -> bool:
-        return self.get(key) is not None
 
     def set(self, key: str, stored: str | bytes) -> None:
         """Store and commit; Fallback (nothing changed) if it could not at once."""
