@@ -48,7 +48,8 @@ def sync_connection(conn: apsw.Connection) -> apsw.Connection:
 
 
 class AsyncClosing:
-    """``async with`` for objects that end with ``await aclose()`` (blob, backup, session)."""
+    """``async with obj:`` gives ``obj`` and awaits ``obj.aclose()`` at the end (blobs,
+    backups, sessions, aiosqlite-style cursors)."""
 
     async def aclose(self) -> None:
         raise NotImplementedError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from ._closing import AsyncClosing
+from .._part import AsyncClosing
 
 if TYPE_CHECKING:
     from .core import Connection
@@ -60,3 +60,5 @@ class Blob(AsyncClosing):
     async def close(self) -> None:
         """Close the blob."""
         await self._conn._execute(self._blob.close)
+
+    aclose = close  # what ``async with`` awaits (AsyncClosing)

@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._part import AsyncClosing
 from . import _fetching
-from ._closing import AsyncClosing
 from ._fetching import Batch, RowFactory
 
 if TYPE_CHECKING:
@@ -207,6 +207,8 @@ class Cursor(AsyncClosing):
         conn._post(self._cursor.close)
 
     # --------------------------------------------------------------- attributes
+
+    aclose = close  # what ``async with`` awaits (AsyncClosing)
 
     @property
     def rowcount(self) -> int:
