@@ -240,7 +240,7 @@ class Connection(
         self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool
     ) -> Cursor[RowT]:
         statement, rows, done = await self._first_batch(sql, bindings, many, self._prefetch)
-        return Cursor(self, statement, rows, done, self._prefetch * 4, self._max_batch)
+        return Cursor(self, statement, rows, done, self._prefetch * 16, self._max_batch)
 
     async def _first_batch(
         self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool, size: int
