@@ -15,7 +15,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from itertools import islice
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import apsw
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._connection import Bindings, Connection
 
 RowT = TypeVar("RowT")
+
+_INLINE_CHUNK = 64  # rows read between two looks at the clock when reading ahead inline
 
 Description = tuple[tuple[Any, ...], ...]
 
@@ -115,6 +117,31 @@ def execute_in_worker(
     batch = fetch_in_worker(conn, statement, first_batch)
     statement.elapsed = perf_counter() - started
     return batch
+
+
+def execute_inline(
+    conn: apsw.Connection,
+    statement: Statement,
+    sql: str,
+    bindings: Bindings,
+    first_batch: int,
+    max_rows: int,
+    until: float,
+) -> tuple[list[Any], bool]:
+    """``execute_in_worker`` on the loop thread, then more rows while time allows.
+
+    Rows read now cost no trip later; the time limit (``monotonic()``) keeps
+    the loop's pause short, and SQLite's budget check abandons the whole run
+    (statement included, so the worker re-runs it from the start) if one
+    chunk runs long.
+    """
+    rows, done = execute_in_worker(conn, statement, sql, bindings, False, first_batch)
+    while not done and statement.held_error is None and len(rows) < max_rows:
+        if monotonic() >= until:
+            break
+        more, done = fetch_in_worker(conn, statement, _INLINE_CHUNK)
+        rows += more
+    return rows, done
 
 
 def fetch_in_worker(
