@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ._callbacks import worker_engine
+from ._engine import current_worker_engine
 from ._errors import ConnectionClosedError
 from ._part import AsyncClosing, ConnectionPart, check_name, sync_connection
 
@@ -54,7 +54,7 @@ class _Parking:
         self.release.wait(_PARK_LIMIT_SECONDS)
 
     def wait_parked(self) -> None:  # runs in the destination's worker
-        engine = worker_engine()
+        engine = current_worker_engine()
         while not self.parked.wait(_PARK_POLL_SECONDS):
             if engine is not None and engine.should_abort():
                 raise apsw.InterruptError("the backup step was cancelled")

@@ -14,11 +14,11 @@ same way and hands sync ones over untouched.
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
+from ._engine import current_worker_engine
 from ._errors import ConnectionClosedError
 from ._frameworks._base import CallbackCall
 
@@ -75,12 +75,10 @@ def call_in_loop(engine: Engine, function: Callable[..., Awaitable[Any]], *args:
     rollback hook or a VFS ``xClose`` while the connection closes) the
     coroutine runs on its own, with no deadline, as long as the loop runs.
     """
-    if engine._current is not None:  # the engine's own bookkeeping: is a request running?
+    if engine.serving:
         return engine.call_async(function, *args)
-    from ._engine import _mark_serving
-
     context = copy_context()
-    context.run(_mark_serving, engine)  # awaiting this connection in it must fail, not hang
+    engine.mark_serving(context)  # awaiting this connection in it must fail, not hang
     call = CallbackCall(function, args, context, None)
     if not engine.adapter.start_callback(call):
         raise NoEventLoopError("the event loop has finished; the async callback cannot run")
@@ -97,32 +95,9 @@ def call_in_loop(engine: Engine, function: Callable[..., Awaitable[Any]], *args:
     raise ConnectionClosedError(f"the async callback ended: {call.outcome}")
 
 
-_worker = threading.local()
-
-
-def worker_engine() -> Engine | None:
-    """The engine whose worker thread is the current thread, if any.
-
-    Each worker thread serves one engine for its whole life, so the answer
-    is cached per thread. Process-global callbacks (a VFS) use it to find the
-    event loop that can run their async methods.
-    """
-    engine: Engine | None = getattr(_worker, "engine", None)
-    if engine is not None:
-        return engine
-    from ._engine import _live_engines
-
-    current = threading.current_thread()
-    for candidate in list(_live_engines):
-        if candidate.thread is current:
-            _worker.engine = candidate
-            return candidate
-    return None
-
-
 def call_here(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     """Run an async callback for whichever aiolite connection called into this thread."""
-    engine = worker_engine()
+    engine = current_worker_engine()
     if engine is None:
         raise NoEventLoopError(
             f"async {getattr(function, '__qualname__', function)!r} was called outside an "

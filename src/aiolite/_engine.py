@@ -201,6 +201,18 @@ class Engine:
     def thread(self) -> threading.Thread:
         return self._thread
 
+    @property
+    def serving(self) -> bool:
+        """True while the worker is running a request (read from any thread)."""
+        return self._current is not None
+
+    def mark_serving(self, context: Context) -> None:
+        """Make awaiting this engine from ``context`` fail at once (CallbackDeadlockError).
+
+        For coroutines the worker waits on: they would wait for themselves.
+        """
+        context.run(_mark_serving, self)
+
     async def open(
         self,
         create: Callable[[], Any],
@@ -433,6 +445,7 @@ class Engine:
     # --------------------------------------------------------------- worker side
 
     def _serve(self) -> None:
+        _this_worker.engine = self
         get = self._queue.get
         exec_lock = self._exec_lock
         try:
@@ -635,6 +648,19 @@ class Engine:
 
 class _CallbackCancelled(Exception):
     """Raised into SQLite when an async callback is cancelled, to abort its statement."""
+
+
+_this_worker = threading.local()
+
+
+def current_worker_engine() -> Engine | None:
+    """The engine whose worker thread is the calling thread, or None elsewhere.
+
+    Process-wide callbacks (a VFS) use it to find the event loop that can run
+    their async methods.
+    """
+    engine: Engine | None = getattr(_this_worker, "engine", None)
+    return engine
 
 
 def _mark_serving(engine: Engine) -> None:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from . import _opening
-from ._callbacks import bridge, worker_engine
+from ._callbacks import bridge
+from ._engine import current_worker_engine
 from ._part import ConnectionPart, check_callback
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def should_stop() -> bool:
     >>> aiolite.should_stop()
     False
     """
-    engine = worker_engine()
+    engine = current_worker_engine()
     return engine is not None and engine.should_abort()
 
 
