@@ -26,7 +26,10 @@ def run_bench(
     chosen = tuple(fw for fw in (frameworks or _frameworks.FRAMEWORKS) if _frameworks.available(fw))
     sizes = QUICK if quick else FULL
     tasks = list(plan(sizes, chosen))
-    results = [task.result for task in _progress(tasks, sizes.runs)]
+    results: list[Result] = []
+    for task in _progress(tasks, sizes.runs):
+        if all(result is not task.result for result in results):  # a floor comes twice
+            results.append(task.result)
     print()
     print(_report.markdown(results))
     if chart is not None:

@@ -30,7 +30,7 @@ def markdown(results: list[Result]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (workload, framework), row in by_row.items():
-        floor = floors.get(workload)
+        floor = floors.get(workload.split(" ")[0])
         mine = row.get("aiolite")
         cells = [workload, framework, _shown(floor)]
         cells += [_shown(row.get(name)) for name in ("aiolite", *PEERS)]
@@ -75,7 +75,7 @@ def chart(results: list[Result], path: Path) -> bool:
     matplotlib.use("Agg")
     pyplot = importlib.import_module("matplotlib.pyplot")
     floors = {r.workload: r for r in results if r.library == "sync"}
-    rows = [r for r in results if r.framework == "asyncio" and r.workload in floors]
+    rows = [r for r in results if r.framework == "asyncio" and r.workload.split(" ")[0] in floors]
     workloads = list(dict.fromkeys(r.workload for r in rows))
     libraries = list(dict.fromkeys(r.library for r in rows))
     figure, axes = pyplot.subplots(figsize=(11, 5))
@@ -84,7 +84,7 @@ def chart(results: list[Result], path: Path) -> bool:
         heights = []
         for workload in workloads:
             match = [r for r in rows if r.workload == workload and r.library == library]
-            floor = floors[workload]
+            floor = floors[workload.split(" ")[0]]
             if not match:
                 heights.append(0.0)
             elif floor.unit == "q/s":

@@ -56,11 +56,17 @@ def plan(sizes: Sizes, frameworks: tuple[str, ...]) -> Iterator[Task]:
     libraries = [lib for lib in LIBRARIES if lib.installed()]
     steps = _long_query_steps(sizes.long_query_seconds)
     rows = sizes.aio_rows
+    # One floor for every aio_bench row, sampled before and after them: the same
+    # SQLite work, so one measurement taken at two times is steadier than four.
+    floor = Task(
+        Result("aio_bench", "asyncio", "sync", "s"), partial(_workloads.sync_aio_bench, rows)
+    )
+    yield floor
     for batch in (None, 1, 64, 8192):
         name = "aio_bench " + ("defaults" if batch is None else f"batch {batch}")
-        yield Task(Result(name, "asyncio", "sync", "s"), partial(_workloads.sync_aio_bench, rows))
         for lib in libraries:
             yield _timed(name, "asyncio", lib, partial(lib.aio_bench, batch, rows))
+    yield floor
     queries = sizes.point_queries
     yield Task(Result("sequential", "-", "sync", "q/s"), partial(_sync_rate, queries))
     for framework in frameworks:
