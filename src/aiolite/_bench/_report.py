@@ -75,7 +75,11 @@ def chart(results: list[Result], path: Path) -> bool:
     matplotlib.use("Agg")
     pyplot = importlib.import_module("matplotlib.pyplot")
     floors = {r.workload: r for r in results if r.library == "sync"}
-    rows = [r for r in results if r.framework == "asyncio" and r.workload.split(" ")[0] in floors]
+    rows = [  # the floor itself is the line at 1.0
+        r
+        for r in results
+        if r.framework == "asyncio" and r.library != "sync" and r.workload.split(" ")[0] in floors
+    ]
     workloads = list(dict.fromkeys(r.workload for r in rows))
     libraries = list(dict.fromkeys(r.library for r in rows))
     figure, axes = pyplot.subplots(figsize=(11, 5))
