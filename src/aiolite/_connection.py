@@ -34,7 +34,14 @@ from . import _opening
 from ._backup import BackupMethods
 from ._blob import BlobMethods
 from ._connection_api import SQLiteMethods
-from ._cursor import Cursor, PendingCursor, Statement, execute_in_worker, execute_inline
+from ._cursor import (
+    Cursor,
+    PendingCursor,
+    Statement,
+    close_in_worker,
+    execute_in_worker,
+    execute_inline,
+)
 from ._deadline import deadline as deadline_var
 from ._engine import ABANDONED, INLINE_BUDGET_SECONDS, NOT_NOW, Engine
 from ._frameworks import current_adapter
@@ -271,6 +278,8 @@ class Connection(
             )
             if batch is ABANDONED:
                 policy.abandoned(sql)
+                if statement.raw is not None:  # only the worker may touch it from now on
+                    self._post(close_in_worker, statement)
             elif batch is not NOT_NOW:
                 policy.ran_inline(sql, monotonic() - started)
                 if engine.inline_streak_expired():
