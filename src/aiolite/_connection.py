@@ -253,12 +253,19 @@ class Connection(
         return Cursor(self, statement, rows, done, self._prefetch * 16, self._max_batch)
 
     async def _first_batch(
-        self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool, size: int
+        self,
+        sql: str,
+        bindings: Bindings | Iterable[Bindings],
+        many: bool,
+        size: int,
+        *,
+        read_ahead: bool = True,
     ) -> tuple[Statement, list[RowT], bool]:
         """Run ``sql`` and fetch up to ``size`` rows: inline if it is a proven tiny read.
 
         Returns the statement (still open unless done), the rows, and whether
-        the statement has finished.
+        the statement has finished. Inline, with ``read_ahead``, it fetches
+        more rows while its time allows (for a cursor that will want them).
         """
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
@@ -273,7 +280,7 @@ class Connection(
                 sql,
                 bindings,
                 size,
-                self._max_batch,
+                self._max_batch if read_ahead else size,
                 started + _READ_AHEAD_SECONDS,
             )
             if batch is ABANDONED:

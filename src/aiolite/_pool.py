@@ -108,7 +108,7 @@ class _Reader:
 
 async def _fetch(conn: Connection[Any], sql: str, bindings: Bindings, limit: int) -> list[Any]:
     """Up to ``limit`` rows of ``sql``: one trip to the worker, or none for a tiny read."""
-    statement, rows, done = await conn._first_batch(sql, bindings, False, limit)
+    statement, rows, done = await conn._first_batch(sql, bindings, False, limit, read_ahead=False)
     if not done:
         conn._post(close_in_worker, statement)
     return rows[:limit]
