@@ -25,7 +25,7 @@ class Sizes:
 
 
 FULL = Sizes(aio_rows=300_000, point_queries=20_000, gathered=20_000, long_query_seconds=2.0)
-QUICK = Sizes(aio_rows=30_000, point_queries=4_000, gathered=4_000, long_query_seconds=0.3)
+QUICK = Sizes(aio_rows=20_000, point_queries=1_500, gathered=2_000, long_query_seconds=0.2)
 
 
 @dataclass
