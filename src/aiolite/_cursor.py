@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import apsw
 
 from ._errors import ConnectionClosedError
+from ._part import AsyncClosing
 from ._rows import CompiledFactory, RowConverter, _keep_tuples
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def close_in_worker(conn: apsw.Connection, statement: Statement) -> None:
     statement.close()
 
 
-class Cursor(Generic[RowT]):
+class Cursor(AsyncClosing, Generic[RowT]):
     """The rows of one ``execute``: iterate with ``async for`` or fetch them.
 
     >>> import asyncio, aiolite
@@ -305,17 +306,6 @@ class Cursor(Generic[RowT]):
         self._done = True
         if self._statement.raw is not None and not self._connection.closed:
             await self._connection._call(close_in_worker, self._statement)
-
-    async def __aenter__(self) -> Cursor[RowT]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _fill(self, size: int) -> bool:
         """Fetch the next batch into the buffer; False if there were no more rows."""
