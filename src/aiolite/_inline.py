@@ -7,7 +7,8 @@ first: a statement is tried inline only after a run in the worker showed
 that it only reads and finished well inside the budget. That matters because
 SQLite checks the budget between VM steps, and a few steps can be long (a
 ``count(*)`` walks the whole table in one): a statement that was fast when
-learned and grew slow is caught by the time each inline run takes, and sent
+learned and grew slow is caught by the time its inline runs take (two
+overruns in a row, since one may be the thread being preempted), and sent
 back to the worker.
 
 A statement abandoned or caught running long is sent to the worker for a
@@ -30,11 +31,12 @@ _MAX_PENALTY = 4096  # most worker runs between two inline tries
 class InlinePolicy:
     """One connection's record of its statements: learned, on probation, or never inline."""
 
-    __slots__ = ("_penalties", "_skips")
+    __slots__ = ("_overran", "_penalties", "_skips")
 
     def __init__(self) -> None:
         self._skips: dict[str, int] = {}  # SQL -> worker runs left before the next inline try
         self._penalties: dict[str, int] = {}  # SQL -> the length of its last probation
+        self._overran: set[str] = set()  # SQL whose last inline run took longer than the budget
 
     def should_try(self, sql: str) -> bool:
         """True if ``sql`` is a proven tiny read not on probation (counts a probation run)."""
@@ -52,17 +54,27 @@ class InlinePolicy:
             if len(self._skips) >= _KEPT:
                 self._skips.clear()
                 self._penalties.clear()
+                self._overran.clear()
             self._skips[sql] = 0
 
     def ran_inline(self, sql: str, seconds: float) -> None:
-        """An inline run finished; one that overran the budget goes on probation.
+        """An inline run finished; two in a row that overran the budget mean probation.
 
-        A run within budget halves the statement's next probation, so
-        occasional flukes do not add up over a long-lived connection.
+        One overrun alone may be the thread being preempted, which says
+        nothing about the statement. A run within budget halves the
+        statement's next probation, so flukes do not add up over a
+        long-lived connection.
         """
         if seconds > INLINE_BUDGET_SECONDS:
-            self.abandoned(sql)
-        elif self._penalties and sql in self._penalties:
+            if sql in self._overran:
+                self._overran.discard(sql)
+                self.abandoned(sql)
+            else:
+                self._overran.add(sql)
+            return
+        if self._overran:
+            self._overran.discard(sql)
+        if self._penalties and sql in self._penalties:
             self._penalties[sql] //= 2
 
     def abandoned(self, sql: str) -> None:
