@@ -183,8 +183,7 @@ class Connection(
         self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction."""
-        owner = self._tx_owner
-        if owner is not None and owner not in held_transactions.get():
+        if self._other_task_in_transaction():
             await self._wait_for_other_transaction()
         if kwargs:
             fn = partial(fn, **kwargs)
@@ -300,9 +299,8 @@ class Connection(
 
     def _may_run_inline(self) -> bool:
         """Whether this task may run a statement on the loop thread right now."""
-        owner = self._tx_owner
-        if owner is not None and owner not in held_transactions.get():
-            return False  # another task's transaction: wait for it the normal way
+        if self._other_task_in_transaction():
+            return False  # wait for it the normal way
         if deadline_var.get() is not None:
             return False  # the worker path enforces deadlines exactly
         self._engine.adapter.check_loop()
@@ -350,6 +348,11 @@ class Connection(
         else:
             raise RuntimeError("'async with db' exited without a matching enter in this task")
         await block.__aexit__(exc_type, exc, tb)
+
+    def _other_task_in_transaction(self) -> bool:
+        """True while a task other than this one (and its children) holds a block open."""
+        owner = self._tx_owner
+        return owner is not None and owner not in held_transactions.get()
 
     def _in_own_transaction(self) -> bool:
         owner = self._tx_owner

@@ -426,22 +426,19 @@ class Pool:
                 f"waited more than acquire_timeout={self.acquire_timeout} s for {what}"
             )
 
-    def inline_allowed(self) -> bool:
-        """May a read run on the loop thread, outside the pool, now? (the KV's inline path)
-
-        Not inside this task's writer block (it must see the block's own
-        writes), not once closing, and only from the pool's own event loop.
-        """
-        self._adapter.check_loop()
-        return not self._closing and not self._holds_writer()
-
     def writer_idle_for_inline(self) -> bool:
         """May a write commit on the loop thread, outside the pool, now?
 
         Only when nothing in this process is writing or waiting to write, so
         such a write is never reordered against any write of this pool.
         """
-        return self._gate.held == 0 and not self._pending and self.inline_allowed()
+        self._adapter.check_loop()
+        return (
+            self._gate.held == 0
+            and not self._pending
+            and not self._closing
+            and not self._holds_writer()
+        )
 
     def request_checkpoint(self) -> None:
         """Ask the writer's thread for a passive WAL checkpoint (never waits)."""

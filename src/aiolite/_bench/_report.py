@@ -30,7 +30,7 @@ def markdown(results: list[Result]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (workload, framework), row in by_row.items():
-        floor = floors.get(workload.split(" ")[0])
+        floor = floors.get(_family(workload))
         mine = row.get("aiolite")
         cells = [workload, framework, _shown(floor)]
         cells += [_shown(row.get(name)) for name in ("aiolite", *PEERS)]
@@ -38,6 +38,11 @@ def markdown(results: list[Result]) -> str:
         cells += [_ratio(row.get(peer), mine) for peer in PEERS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _family(workload: str) -> str:
+    """The floor a workload is measured against: ``aio_bench batch 1`` -> ``aio_bench``."""
+    return workload.split(" ")[0]
 
 
 def _shown(result: Result | None) -> str:
@@ -78,7 +83,7 @@ def chart(results: list[Result], path: Path) -> bool:
     rows = [  # the floor itself is the line at 1.0
         r
         for r in results
-        if r.framework == "asyncio" and r.library != "sync" and r.workload.split(" ")[0] in floors
+        if r.framework == "asyncio" and r.library != "sync" and _family(r.workload) in floors
     ]
     workloads = list(dict.fromkeys(r.workload for r in rows))
     libraries = list(dict.fromkeys(r.library for r in rows))
@@ -88,7 +93,7 @@ def chart(results: list[Result], path: Path) -> bool:
         heights = []
         for workload in workloads:
             match = [r for r in rows if r.workload == workload and r.library == library]
-            floor = floors[workload.split(" ")[0]]
+            floor = floors[_family(workload)]
             if not match:
                 heights.append(0.0)
             elif floor.unit == "q/s":

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from time import perf_counter
 from typing import Any
 
@@ -100,15 +101,40 @@ def sync_long_query(steps: int) -> float:
     return elapsed
 
 
-# --------------------------------------------------------------------- aiolite
+# ------------------------------------------- aiolite and apsw.aio (APSW's API)
+# Both speak APSW's own API (``await (await db.execute(...)).get``), so one
+# idiomatic body serves both; only opening the connection differs.
+
+Opener = Callable[[int | None], contextlib.AbstractAsyncContextManager[Any]]
 
 
-async def aiolite_aio_bench(batch: int | None, rows: int) -> float:
+@contextlib.asynccontextmanager
+async def _aiolite(batch: int | None = None) -> AsyncIterator[Any]:
     # aiolite's batch knob is the first batch; later ones grow from it.
-    options: aiolite.ConnectOptions = {} if batch is None else {"prefetch": batch}
+    options: aiolite.ConnectOptions = {}
     if batch is not None:
+        options["prefetch"] = batch
         options["max_batch"] = max(batch, 4096)
     async with aiolite.connect(":memory:", **options) as db:
+        yield db
+
+
+@contextlib.asynccontextmanager
+async def _apsw_aio(batch: int | None = None) -> AsyncIterator[Any]:
+    import apsw.aio
+
+    token = None if batch is None else apsw.async_cursor_prefetch.set(batch)
+    con: Any = await apsw.Connection.as_async(":memory:")
+    try:
+        yield con
+    finally:
+        await con.aclose()
+        if token is not None:
+            apsw.async_cursor_prefetch.reset(token)
+
+
+async def _apsw_style_aio_bench(open_db: Opener, batch: int | None, rows: int) -> float:
+    async with open_db(batch) as db:
         start = perf_counter()
         await db.execute(SETUP)
         while (await (await db.execute(LENGTH)).fetchall())[0][0] <= rows:
@@ -119,8 +145,8 @@ async def aiolite_aio_bench(batch: int | None, rows: int) -> float:
         return perf_counter() - start
 
 
-async def aiolite_sequential(count: int) -> float:
-    async with aiolite.connect(":memory:") as db:
+async def _apsw_style_sequential(open_db: Opener, count: int) -> float:
+    async with open_db(None) as db:
         await db.execute(POINT_SETUP)
         await (await db.execute(POINT_QUERY, (0,))).get
         start = perf_counter()
@@ -129,8 +155,8 @@ async def aiolite_sequential(count: int) -> float:
         return perf_counter() - start
 
 
-async def aiolite_gather(framework: str, count: int) -> float:
-    async with aiolite.connect(":memory:") as db:
+async def _apsw_style_gather(open_db: Opener, framework: str, count: int) -> float:
+    async with open_db(None) as db:
         await db.execute(POINT_SETUP)
         await (await db.execute(POINT_QUERY, (0,))).get
 
@@ -146,70 +172,9 @@ async def aiolite_gather(framework: str, count: int) -> float:
         return perf_counter() - start
 
 
-async def aiolite_long_query(steps: int) -> Any:
-    async with aiolite.connect(":memory:") as db:
+async def _apsw_style_long_query(open_db: Opener, steps: int) -> Any:
+    async with open_db(None) as db:
         return await (await db.execute(LONG_QUERY, (steps,))).get
-
-
-# -------------------------------------------------------------------- apsw.aio
-
-
-@contextlib.asynccontextmanager
-async def _apsw_aio(prefetch: int | None = None) -> Any:
-    import apsw.aio
-
-    token = None if prefetch is None else apsw.async_cursor_prefetch.set(prefetch)
-    con: Any = await apsw.Connection.as_async(":memory:")
-    try:
-        yield con
-    finally:
-        await con.aclose()
-        if token is not None:
-            apsw.async_cursor_prefetch.reset(token)
-
-
-async def apsw_aio_bench(batch: int | None, rows: int) -> float:
-    async with _apsw_aio(batch) as con:
-        start = perf_counter()
-        await con.execute(SETUP)
-        while (await (await con.execute(LENGTH)).fetchall())[0][0] <= rows:
-            data = []
-            async for row in await con.execute(SOURCE):
-                data.append(row)
-            await con.executemany(INSERT, data)
-        return perf_counter() - start
-
-
-async def apsw_sequential(count: int) -> float:
-    async with _apsw_aio() as con:
-        await con.execute(POINT_SETUP)
-        await (await con.execute(POINT_QUERY, (0,))).get
-        start = perf_counter()
-        for i in range(count):
-            await (await con.execute(POINT_QUERY, (i % 1000,))).get
-        return perf_counter() - start
-
-
-async def apsw_gather(framework: str, count: int) -> float:
-    async with _apsw_aio() as con:
-        await con.execute(POINT_SETUP)
-        await (await con.execute(POINT_QUERY, (0,))).get
-
-        def job(i: int) -> Callable[[], Coroutine[Any, Any, Any]]:
-            async def one() -> Any:
-                return await (await con.execute(POINT_QUERY, (i % 1000,))).get
-
-            return one
-
-        jobs = [job(i) for i in range(count)]
-        start = perf_counter()
-        await _frameworks.gather(framework, jobs)
-        return perf_counter() - start
-
-
-async def apsw_long_query(steps: int) -> Any:
-    async with _apsw_aio() as con:
-        return await (await con.execute(LONG_QUERY, (steps,))).get
 
 
 # ------------------------------------------------------------------- aiosqlite
@@ -275,13 +240,18 @@ LIBRARIES = (
     Library(
         "aiolite",
         ALL_FRAMEWORKS,
-        aiolite_aio_bench,
-        aiolite_sequential,
-        aiolite_gather,
-        aiolite_long_query,
+        partial(_apsw_style_aio_bench, _aiolite),
+        partial(_apsw_style_sequential, _aiolite),
+        partial(_apsw_style_gather, _aiolite),
+        partial(_apsw_style_long_query, _aiolite),
     ),
     Library(
-        "apsw.aio", ALL_FRAMEWORKS, apsw_aio_bench, apsw_sequential, apsw_gather, apsw_long_query
+        "apsw.aio",
+        ALL_FRAMEWORKS,
+        partial(_apsw_style_aio_bench, _apsw_aio),
+        partial(_apsw_style_sequential, _apsw_aio),
+        partial(_apsw_style_gather, _apsw_aio),
+        partial(_apsw_style_long_query, _apsw_aio),
     ),
     Library(
         "aiosqlite",
