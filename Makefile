@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest aiosqlite-suite clean
+.PHONY: demo test stress lint typecheck pytest aiosqlite-suite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ aiosqlite-suite: $(STAMP)
 	$(PY) tests/aiosqlite_suite/run.py
 
 test: lint typecheck pytest aiosqlite-suite
+
+# The reliability scenarios at full size (make test runs them reduced); figures in build/stress-report.md
+stress: $(STAMP)
+	AIOLITE_STRESS=full $(PY) -m pytest tests/stress -q --timeout=1800
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
