@@ -105,6 +105,8 @@ def configure(options: OpenOptions, engine: Engine, conn: apsw.Connection) -> Op
         apply_best_practice(conn)
     for name, value in options.pragmas.items():
         conn.pragma(name, value)
+    if options.vfs is not None:
+        conn.set_wal_hook(AutoCheckpoint(int(conn.pragma("wal_autocheckpoint"))))
     return OpenedDatabase(
         filename=conn.filename,
         filename_journal=conn.filename_journal,
@@ -148,6 +150,33 @@ def close(best_practice: bool, conn: apsw.Connection) -> None:
         pass
     finally:
         conn.close(True)
+
+
+class AutoCheckpoint:
+    """SQLite's WAL auto-checkpoint, for connections opened with a ``vfs``.
+
+    SQLite checkpoints after a commit once the WAL holds ``frames`` pages and
+    ignores a failed checkpoint (the data is safe in the WAL; the next commit
+    tries again). But APSW raises whatever a Python VFS method raised when
+    control returns to Python, even where SQLite ignored the error, so with
+    a Python VFS (``aiolite.VFS``) a checkpoint's I/O error would reach the
+    caller of a ``COMMIT`` that succeeded, and a write reported as failed
+    would be in the database. This hook does the same checkpoint and drops
+    its error the way SQLite does, so an exception from a commit means that
+    nothing was committed. Setting a WAL hook or ``PRAGMA wal_autocheckpoint``
+    replaces it, as it replaces SQLite's own.
+    """
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def __call__(self, conn: apsw.Connection, name: str, pages: int) -> int:
+        if 0 < self.frames <= pages:
+            with contextlib.suppress(Exception):
+                conn.wal_checkpoint(name)
+        return apsw.SQLITE_OK
 
 
 class BusyWaiter:

@@ -595,7 +595,11 @@ class PoolOpener:
         o = self._options
         memory = _is_memory(self._path)
         busy = o["busy_timeout"]
-        common: dict[str, Any] = {"busy_timeout": busy, "row_factory": o["row_factory"]}
+        common: dict[str, Any] = {
+            "busy_timeout": busy,
+            "row_factory": o["row_factory"],
+            "vfs": o["vfs"],
+        }
         if o["check_progress_steps"] is not None:
             common["check_progress_steps"] = o["check_progress_steps"]
         # best_practice=False: its PRAGMA optimize at open fails at once with
@@ -653,6 +657,7 @@ def open_pool(
     row_factory: RowFactory[Any] | None = None,
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
+    vfs: str | None = None,
 ) -> PoolOpener:
     """Open a pool of one writer and ``readers`` reader connections on ``path``.
 
@@ -676,6 +681,9 @@ def open_pool(
         and writes share its one connection.
     pragmas
         Extra ``{name: value}`` set on every connection at open.
+    vfs
+        The name of a registered VFS (an :class:`aiolite.VFS`, say) that
+        every connection of the pool opens the file with; None: SQLite's default.
     """
     if not isinstance(readers, int) or isinstance(readers, bool) or readers < 0:
         raise ValueError(f"readers must be an int >= 0, not {readers!r}")
@@ -699,6 +707,7 @@ def open_pool(
         "row_factory": row_factory,
         "pragmas": dict(pragmas or {}),
         "check_progress_steps": check_progress_steps,
+        "vfs": vfs,
     }
     if isinstance(path, str | os.PathLike):
         return PoolOpener(os.fspath(path), options)
