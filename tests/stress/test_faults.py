@@ -25,7 +25,7 @@ import contextlib
 import itertools
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,22 +83,56 @@ def arm_phase(plan: FaultPlan, rng: random.Random) -> str:
     return shape
 
 
-@contextlib.contextmanager
-def faulty_vfs(plan: FaultPlan, async_methods: bool) -> Iterator[FaultyVFS]:
-    vfs = FaultyVFS(plan, async_methods=async_methods)
-    try:
-        yield vfs
-    finally:
-        vfs.unregister()
+class Ledger:
+    """One fault scenario's database, fault plan, and what it was told about each row.
 
+    ``attempt`` runs one transaction and files its rows under acknowledged
+    or failed; a failure must be one of the documented error types (any
+    other exception fails the scenario). ``settle`` reopens the database
+    without the faulty VFS and fills the figures.
+    """
 
-def fill(figures: Figures, plan: FaultPlan, acked: set[int], failed: set[int], path: str) -> None:
-    lost, phantoms, integrity = check_database(path, acked, failed)
-    figures.faults = plan.faults
-    figures.rows_lost = lost
-    assert integrity == "ok", integrity
-    assert phantoms == 0, f"{phantoms} rows of failed transactions are in the database"
-    assert plan.faults > 0, "the scenario injected no fault"
+    def __init__(self, path: str, figures: Figures, *seed_parts: str) -> None:
+        create_table(path)
+        self.path = path
+        self.figures = figures
+        seed = seed_of(*seed_parts)
+        self.rng = random.Random(seed)
+        self.plan = FaultPlan(seed=seed, methods=ALL_METHODS)
+        self.acked: set[int] = set()
+        self.failed: set[int] = set()
+        self._ids = itertools.count(1)
+
+    @contextlib.contextmanager
+    def faulty_vfs(self, methods: str) -> Iterator[str]:
+        """The name of a :class:`FaultyVFS` on this plan with sync or async methods."""
+        vfs = FaultyVFS(self.plan, async_methods=methods == "async")
+        try:
+            yield vfs.name
+        finally:
+            vfs.unregister()
+
+    def new_ids(self, n: int) -> list[int]:
+        return [next(self._ids) for _ in range(n)]
+
+    async def attempt(self, transaction: Awaitable[Any], ids: list[int]) -> None:
+        self.figures.ops += 1
+        try:
+            await transaction
+        except DOCUMENTED as exc:
+            self.figures.error(exc)
+            self.failed.update(ids)
+        else:
+            self.acked.update(ids)
+
+    def settle(self) -> None:
+        lost, phantoms, integrity = check_database(self.path, self.acked, self.failed)
+        self.figures.faults = self.plan.faults
+        self.figures.rows_lost = lost
+        assert integrity == "ok", integrity
+        assert phantoms == 0, f"{phantoms} rows of failed transactions are in the database"
+        assert self.plan.faults > 0, "the scenario injected no fault"
+        assert sum(self.figures.errors.values()) > 0, "no fault reached a caller"
 
 
 # ----------------------------------------------------------------- connection
@@ -134,44 +168,27 @@ async def test_connection_survives_write_faults(
     after a trigger), then disarmed, when the same connection must write and
     read at once and count exactly the acknowledged rows.
     """
-    path = str(tmp_path / "faults.db")
-    create_table(path)
-    seed = seed_of(fw.name, journal, methods)
-    rng = random.Random(seed)
-    plan = FaultPlan(seed=seed, methods=ALL_METHODS)
-    acked: set[int] = set()
-    failed: set[int] = set()
-    ids = itertools.count(1)
+    ledger = Ledger(str(tmp_path / "faults.db"), figures, fw.name, journal, methods)
+    plan, rng = ledger.plan, ledger.rng
     phases, per_phase = scaled(8, 60), scaled(30, 60)
-    with faulty_vfs(plan, methods == "async") as vfs:
-        async with aiolite.connect(
-            path,
-            vfs=vfs.name,
-            pragmas={"journal_mode": journal, "wal_autocheckpoint": 8, "cache_size": 8},
-        ) as db:
+    pragmas = {"journal_mode": journal, "wal_autocheckpoint": 8, "cache_size": 8}
+    with ledger.faulty_vfs(methods) as vfs:
+        async with aiolite.connect(ledger.path, vfs=vfs, pragmas=pragmas) as db:
             for _ in range(phases):
                 arm_phase(plan, rng)
                 for _ in range(per_phase):
-                    batch = [next(ids) for _ in range(rng.randint(1, 4))]
-                    figures.ops += 1
-                    try:
-                        await connection_transaction(db, batch)
-                    except DOCUMENTED as exc:
-                        figures.error(exc)
-                        failed.update(batch)
-                    else:
-                        acked.update(batch)
+                    batch = ledger.new_ids(rng.randint(1, 4))
+                    await ledger.attempt(connection_transaction(db, batch), batch)
                 plan.disarm()
                 # Recovery: the same connection, at once, with nothing done by us.
-                marker = [next(ids)]
+                marker = ledger.new_ids(1)
                 figures.ops += 1
                 await connection_transaction(db, marker)
-                acked.update(marker)
+                ledger.acked.update(marker)
                 count = await (await db.execute("SELECT count(*) FROM t")).get
-                assert count == len(acked)
-    figures.notes = f"{methods} x-methods, {journal}; {plan.calls} calls in last phase"
-    fill(figures, plan, acked, failed, path)
-    assert sum(figures.errors.values()) > 0, "no fault reached a caller"
+                assert count == len(ledger.acked)
+    figures.notes = f"{methods} x-methods, {journal} journal"
+    ledger.settle()
 
 
 # ----------------------------------------------------------------------- pool
@@ -188,56 +205,42 @@ async def test_pool_survives_write_faults(
     (they shared its transaction); none of them may be in the database. After
     each phase the same pool writes and reads again.
     """
-    path = str(tmp_path / "pool-faults.db")
-    create_table(path)
-    seed = seed_of(fw.name, methods, "pool")
-    rng = random.Random(seed)
-    plan = FaultPlan(seed=seed, methods=ALL_METHODS)
-    acked: set[int] = set()
-    failed: set[int] = set()
-    ids = itertools.count(1)
+    ledger = Ledger(str(tmp_path / "pool-faults.db"), figures, fw.name, methods, "pool")
+    plan, rng = ledger.plan, ledger.rng
     phases, tasks = scaled(6, 40), scaled(40, 200)
-
-    async def one(pool: aiolite.Pool, batch: list[int]) -> None:
-        figures.ops += 1
-        try:
-            if batch[0] % 5 == 0:
-                async with pool.writer() as db:
-                    for i in batch:
-                        await db.execute("INSERT INTO t VALUES (?, ?)", (i, payload(i)))
-            elif len(batch) > 1:
-                rows = [(i, payload(i)) for i in batch]
-                await pool.executemany("INSERT INTO t VALUES (?, ?)", rows)
-            else:
-                await pool.execute("INSERT INTO t VALUES (?, ?)", (batch[0], payload(batch[0])))
-        except DOCUMENTED as exc:
-            figures.error(exc)
-            failed.update(batch)
-        else:
-            acked.update(batch)
-
-    with faulty_vfs(plan, methods == "async") as vfs:
-        async with aiolite.open_pool(
-            path, vfs=vfs.name, readers=2, pragmas={"wal_autocheckpoint": 8, "cache_size": 8}
-        ) as pool:
+    pragmas = {"wal_autocheckpoint": 8, "cache_size": 8}
+    with ledger.faulty_vfs(methods) as vfs:
+        async with aiolite.open_pool(ledger.path, vfs=vfs, readers=2, pragmas=pragmas) as pool:
             for _ in range(phases):
                 arm_phase(plan, rng)
                 for _ in range(3):
                     async with fw.task_group() as group:
                         for _ in range(tasks):
-                            batch = [next(ids) for _ in range(rng.choice((1, 1, 1, 3)))]
-                            group.start_propagating(one, pool, batch)
+                            batch = ledger.new_ids(rng.choice((1, 1, 1, 3)))
+                            group.start_propagating(ledger.attempt, pool_write(pool, batch), batch)
                 plan.disarm()
-                marker = next(ids)
+                marker = ledger.new_ids(1)
                 figures.ops += 1
-                await pool.execute("INSERT INTO t VALUES (?, ?)", (marker, payload(marker)))
-                acked.add(marker)
-                assert await pool.fetchval("SELECT count(*) FROM t") == len(acked)
+                await pool_write(pool, marker)
+                ledger.acked.update(marker)
+                assert await pool.fetchval("SELECT count(*) FROM t") == len(ledger.acked)
                 async with pool.writer() as db:
-                    assert await (await db.execute("SELECT count(*) FROM t")).get == len(acked)
-    figures.notes = f"{methods} x-methods; writes failed with their batch: {len(failed)}"
-    fill(figures, plan, acked, failed, path)
-    assert sum(figures.errors.values()) > 0, "no fault reached a caller"
+                    count = await (await db.execute("SELECT count(*) FROM t")).get
+                    assert count == len(ledger.acked)
+    figures.notes = f"{methods} x-methods; rows of failed writes: {len(ledger.failed)}"
+    ledger.settle()
+
+
+async def pool_write(pool: aiolite.Pool, ids: list[int]) -> None:
+    """One pool write of a shape picked from its first id: writer block, many or one."""
+    if ids[0] % 5 == 0:
+        async with pool.writer() as db:
+            for i in ids:
+                await db.execute("INSERT INTO t VALUES (?, ?)", (i, payload(i)))
+    elif len(ids) > 1:
+        await pool.executemany("INSERT INTO t VALUES (?, ?)", [(i, payload(i)) for i in ids])
+    else:
+        await pool.execute("INSERT INTO t VALUES (?, ?)", (ids[0], payload(ids[0])))
 
 
 # ------------------------------------------------------------------ power cut
