@@ -170,7 +170,7 @@ async def test_connection_survives_write_faults(
     """
     ledger = Ledger(str(tmp_path / "faults.db"), figures, fw.name, journal, methods)
     plan, rng = ledger.plan, ledger.rng
-    phases, per_phase = scaled(8, 60), scaled(30, 60)
+    phases, per_phase = scaled(6, 60), scaled(25, 60)
     pragmas = {"journal_mode": journal, "wal_autocheckpoint": 8, "cache_size": 8}
     with ledger.faulty_vfs(methods) as vfs:
         async with aiolite.connect(ledger.path, vfs=vfs, pragmas=pragmas) as db:
@@ -207,7 +207,7 @@ async def test_pool_survives_write_faults(
     """
     ledger = Ledger(str(tmp_path / "pool-faults.db"), figures, fw.name, methods, "pool")
     plan, rng = ledger.plan, ledger.rng
-    phases, tasks = scaled(6, 40), scaled(40, 200)
+    phases, tasks = scaled(5, 40), scaled(40, 200)
     pragmas = {"wal_autocheckpoint": 8, "cache_size": 8}
     with ledger.faulty_vfs(methods) as vfs:
         async with aiolite.open_pool(ledger.path, vfs=vfs, readers=2, pragmas=pragmas) as pool:
@@ -338,7 +338,7 @@ async def test_power_cut_durability_by_synchronous(
     path = str(tmp_path / "power.db")
     create_table(path)
     rng = random.Random(seed_of(synchronous, str(writeback)))
-    rounds = scaled(8, 40)
+    rounds = scaled(6, 40)
     ids = itertools.count(1)
     acked = lost_total = lost_guaranteed = corrupt_rounds = close_failures = 0
     for _ in range(rounds):
