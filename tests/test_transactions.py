@@ -124,6 +124,51 @@ async def test_block_rolls_back_on_cancellation(fw: Framework, tmp_path: Path) -
         assert await values(other) == ["after"]
 
 
+async def test_cancellation_while_begin_runs_leaves_no_transaction(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """A cancellation that lands while BEGIN runs in the worker, which then completes it.
+
+    The block's task never learns that the BEGIN ran; without undoing it the
+    transaction stayed open, and every later block became a savepoint of it
+    that was never committed (lost at close). The pool's writer blocks share
+    this path. A sync authorizer holds the BEGIN in the worker until the
+    cancellation has been delivered.
+    """
+    path = db_path(tmp_path)
+    async with aiolite.connect(path) as db, aiolite.connect(path) as other:
+        await db.execute("CREATE TABLE t(x)")
+        in_begin, release = threading.Event(), threading.Event()
+
+        def authorizer(action: int, *names: Any) -> int:
+            if action == apsw.SQLITE_TRANSACTION and not release.is_set():
+                in_begin.set()
+                release.wait(10)
+            return apsw.SQLITE_OK
+
+        await db.set_authorizer(authorizer)
+
+        async def block() -> None:
+            async with db:
+                await db.execute("INSERT INTO t VALUES ('cancelled')")
+
+        async with fw.fail_after(20), fw.task_group() as tg:
+            handle = tg.start_soon(block)
+            while not in_begin.is_set():  # the BEGIN is being prepared in the worker
+                await fw.sleep(0.001)
+            handle.cancel()
+            await fw.checkpoint()
+            release.set()  # now the BEGIN completes, after its caller was cancelled
+
+        assert handle.cancelled
+        await db.set_authorizer(None)
+        assert not await db.in_transaction
+        async with db:
+            await db.execute("INSERT INTO t VALUES ('after')")
+        assert not await db.in_transaction
+        assert await values(other) == ["after"]
+
+
 # ---------------------------------------------------------------------- savepoints
 
 
