@@ -407,6 +407,49 @@ async def test_other_tasks_reads_wait_for_the_block(fw: Framework, tmp_path: Pat
         assert events == ["A rolls back", "A's block ended", "B read"]
 
 
+async def test_write_waiting_for_a_block_skips_the_next_block_too(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """Task B's plain write and task C's block both wait for A's block to end.
+
+    When A's block ends C may take the connection first; B's write must then
+    wait for C's block as well, not run inside it (where C's rollback took
+    B's acknowledged write with it).
+    """
+    async with aiolite.connect(db_path(tmp_path)) as db:
+        await db.execute("CREATE TABLE t(x)")
+        a_inside, c_waiting, b_waiting = (fw.event() for _ in range(3))
+
+        async def task_a() -> None:
+            async with db:
+                await db.execute("INSERT INTO t VALUES ('a')")
+                a_inside.set()
+                await c_waiting.wait()
+                await b_waiting.wait()
+
+        async def task_c() -> None:
+            await a_inside.wait()
+            c_waiting.set()
+            try:
+                async with db:  # waits for A's block: first in line
+                    await db.execute("INSERT INTO t VALUES ('c')")
+                    raise Boom
+            except Boom:
+                pass
+
+        async def task_b() -> None:
+            await c_waiting.wait()
+            b_waiting.set()
+            await db.execute("INSERT INTO t VALUES ('b')")  # waits for A's block: second
+
+        async with fw.fail_after(20), fw.task_group() as tg:
+            handles = [tg.start_soon(task) for task in (task_a, task_c, task_b)]
+        for handle in handles:
+            succeeded(handle)
+        assert sorted(await values(db)) == ["a", "b"]
+        assert not await db.in_transaction
+
+
 async def test_other_tasks_writes_survive_the_blocks_rollback(
     fw: Framework, tmp_path: Path
 ) -> None:
