@@ -10,6 +10,7 @@ as itself; an async callback awaiting its own connection fails at once with
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ import apsw
 import pytest
 
 import aiolite
+from aiolite._frameworks import current_adapter
+from aiolite._frameworks._base import CallbackCall
 from tests.frameworks import Framework
 from tests.helpers import ENDLESS_QUERY, GUARD, Db, EndlessCallback, assert_usable, count_rows
 
@@ -149,6 +152,35 @@ async def test_async_callback_is_cancelled(fw: Framework, kind: str, how: str) -
         await assert_usable(fw, db)  # only once the callback has ended
         assert endless.saw_cancellation
         await check_after(fw, db, kind)  # the statement's changes were rolled back
+
+
+async def test_callback_cancelled_before_its_first_step_releases_the_worker(
+    fw: Framework,
+) -> None:
+    """The request's cancellation reaches the callback's task before the task first runs.
+
+    An asyncio task cancelled then never runs its body, so a body that
+    reports the outcome to the waiting worker never reported it: the worker
+    (blocked inside SQLite) and every later request on its connection hung.
+    The storm in tests/stress hit it under uvloop; here the cancellation
+    comes in the same loop step that starts the callback.
+    """
+    adapter = current_adapter()
+    entered: list[bool] = []
+
+    async def callback() -> int:
+        await fw.sleep(GUARD)
+        entered.append(True)
+        return 1
+
+    call = CallbackCall(callback, (), contextvars.copy_context(), None)
+    adapter._start_callback(call)  # type: ignore[attr-defined]
+    adapter.cancel_callback(call)
+    async with fw.fail_after(GUARD):
+        while not call.done.is_set():
+            await fw.sleep(0.001)
+    assert call.outcome == CallbackCall.CANCELLED
+    assert not entered
 
 
 class Boom(Exception):

@@ -124,6 +124,51 @@ async def test_block_rolls_back_on_cancellation(fw: Framework, tmp_path: Path) -
         assert await values(other) == ["after"]
 
 
+async def test_cancellation_while_begin_runs_leaves_no_transaction(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """A cancellation that lands while BEGIN runs in the worker, which then completes it.
+
+    The block's task never learns that the BEGIN ran; without undoing it the
+    transaction stayed open, and every later block became a savepoint of it
+    that was never committed (lost at close). The pool's writer blocks share
+    this path. A sync authorizer holds the BEGIN in the worker until the
+    cancellation has been delivered.
+    """
+    path = db_path(tmp_path)
+    async with aiolite.connect(path) as db, aiolite.connect(path) as other:
+        await db.execute("CREATE TABLE t(x)")
+        in_begin, release = threading.Event(), threading.Event()
+
+        def authorizer(action: int, *names: Any) -> int:
+            if action == apsw.SQLITE_TRANSACTION and not release.is_set():
+                in_begin.set()
+                release.wait(10)
+            return apsw.SQLITE_OK
+
+        await db.set_authorizer(authorizer)
+
+        async def block() -> None:
+            async with db:
+                await db.execute("INSERT INTO t VALUES ('cancelled')")
+
+        async with fw.fail_after(20), fw.task_group() as tg:
+            handle = tg.start_soon(block)
+            while not in_begin.is_set():  # the BEGIN is being prepared in the worker
+                await fw.sleep(0.001)
+            handle.cancel()
+            await fw.checkpoint()
+            release.set()  # now the BEGIN completes, after its caller was cancelled
+
+        assert handle.cancelled
+        await db.set_authorizer(None)
+        assert not await db.in_transaction
+        async with db:
+            await db.execute("INSERT INTO t VALUES ('after')")
+        assert not await db.in_transaction
+        assert await values(other) == ["after"]
+
+
 # ---------------------------------------------------------------------- savepoints
 
 
@@ -360,6 +405,49 @@ async def test_other_tasks_reads_wait_for_the_block(fw: Framework, tmp_path: Pat
         succeeded(a_handle)
         assert succeeded(b_handle) == 0  # never saw A's uncommitted row
         assert events == ["A rolls back", "A's block ended", "B read"]
+
+
+async def test_write_waiting_for_a_block_skips_the_next_block_too(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """Task B's plain write and task C's block both wait for A's block to end.
+
+    When A's block ends C may take the connection first; B's write must then
+    wait for C's block as well, not run inside it (where C's rollback took
+    B's acknowledged write with it).
+    """
+    async with aiolite.connect(db_path(tmp_path)) as db:
+        await db.execute("CREATE TABLE t(x)")
+        a_inside, c_waiting, b_waiting = (fw.event() for _ in range(3))
+
+        async def task_a() -> None:
+            async with db:
+                await db.execute("INSERT INTO t VALUES ('a')")
+                a_inside.set()
+                await c_waiting.wait()
+                await b_waiting.wait()
+
+        async def task_c() -> None:
+            await a_inside.wait()
+            c_waiting.set()
+            try:
+                async with db:  # waits for A's block: first in line
+                    await db.execute("INSERT INTO t VALUES ('c')")
+                    raise Boom
+            except Boom:
+                pass
+
+        async def task_b() -> None:
+            await c_waiting.wait()
+            b_waiting.set()
+            await db.execute("INSERT INTO t VALUES ('b')")  # waits for A's block: second
+
+        async with fw.fail_after(20), fw.task_group() as tg:
+            handles = [tg.start_soon(task) for task in (task_a, task_c, task_b)]
+        for handle in handles:
+            succeeded(handle)
+        assert sorted(await values(db)) == ["a", "b"]
+        assert not await db.in_transaction
 
 
 async def test_other_tasks_writes_survive_the_blocks_rollback(

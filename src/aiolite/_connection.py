@@ -183,7 +183,9 @@ class Connection(
         self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction."""
-        if self._other_task_in_transaction():
+        while self._other_task_in_transaction():
+            # Checked again after each wait: another task waiting for the same
+            # block may have opened a block of its own before this one resumed.
             await self._wait_for_other_transaction()
         if kwargs:
             fn = partial(fn, **kwargs)

@@ -13,8 +13,9 @@ Each write's savepoint keeps a failing statement (a constraint violation,
 say) from touching anybody else's. Every caller is told its outcome only
 after the ``COMMIT`` that holds its write, so a write that returned is
 durable. A write cancelled before its turn in the batch is skipped; one
-cancelled after it ran but before the commit is rolled back to its
-savepoint.
+cancelled while its statement runs is rolled back to its savepoint; one
+cancelled after its savepoint was released is committed with the batch (its
+caller has gone, cancelled: the README's "Cancellation and deadlines").
 
 The batch runs as a posted request (nobody awaits it, so no caller's
 cancellation can stop it half way) and reports back to the event loop with

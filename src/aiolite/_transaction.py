@@ -44,13 +44,29 @@ held_transactions: ContextVar[frozenset[object]] = ContextVar(
 _savepoint_numbers = itertools.count(1)
 
 
-def begin_in_worker(conn: apsw.Connection, mode: str, savepoint: str) -> bool:
-    """Begin the block; True if it is a savepoint (nested, or inside a manual BEGIN)."""
+def begin_in_worker(conn: apsw.Connection, mode: str, savepoint: str, began: list[str]) -> bool:
+    """Begin the block; True if it is a savepoint (nested, or inside a manual BEGIN).
+
+    ``began`` records what actually ran, for :func:`undo_begin_in_worker`.
+    """
     if conn.in_transaction:
         conn.execute(f"SAVEPOINT {savepoint}")
+        began.append(savepoint)
         return True
     conn.execute(f"BEGIN {mode}")
+    began.append("")
     return False
+
+
+def undo_begin_in_worker(conn: apsw.Connection, began: list[str]) -> None:
+    """Undo a begin whose caller never learned that it ran (it was cancelled meanwhile).
+
+    Posted right after the begin request, so it runs after it: if the begin
+    ran, its transaction (or savepoint) is rolled back; if the begin was
+    skipped or failed, there is nothing to undo.
+    """
+    if began:
+        _roll_back(conn, began[0] or None)
 
 
 def finish_in_worker(conn: apsw.Connection, savepoint: str | None, commit: bool) -> None:
@@ -111,10 +127,15 @@ class Transaction:
         if not connection._in_own_transaction():
             self._owner = await connection._acquire_transaction()
             self._held_reset = held_transactions.set(held_transactions.get() | {self._owner})
+        began: list[str] = []
         try:
-            if await engine.submit(begin_in_worker, self._mode, name):
+            if await engine.submit(begin_in_worker, self._mode, name, began):
                 self._savepoint = name
         except BaseException:
+            # Cancelled (or timed out) while the BEGIN was in flight: it may have
+            # run all the same, and a transaction left open would swallow every
+            # later block on this connection as a never-committed savepoint.
+            engine.post(undo_begin_in_worker, began)
             self._release()
             raise
         return self

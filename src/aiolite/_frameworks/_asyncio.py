@@ -103,7 +103,12 @@ class AsyncioAdapter(FrameworkAdapter):
         if call.cancel_requested:
             call.finish(CallbackCall.CANCELLED)
             return
-        call.runner = self._loop.create_task(self._run_callback(call), context=call.context)
+        runner = self._loop.create_task(self._run_callback(call), context=call.context)
+        # A task cancelled before its first step never runs its body (nor the
+        # body's except clause), so only a done callback is sure to release the
+        # worker waiting for it; finish() ignores all but the first outcome.
+        runner.add_done_callback(lambda _: call.finish(CallbackCall.CANCELLED))
+        call.runner = runner
 
     async def _run_callback(self, call: CallbackCall) -> None:
         timeout: asyncio.Timeout | None = None
