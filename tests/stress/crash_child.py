@@ -10,7 +10,10 @@ tell a half-written request from a whole one.
 
 Each request's row ids are printed (and flushed) as one JSON line the moment
 the request returns, so the parent that kills this process knows exactly
-which writes had been acknowledged: ``{"ack": [ids]}``. ``{"opening": 1}``
+which writes had been acknowledged: ``{"ack": [ids]}``. PHASE ``kv`` writes
+through a KV store on the same file instead, ``{"kv": id}`` for a ``kv.set``
+of key ``k<id>`` (committed inline on the event loop's thread when one task
+writes alone, group-committed by the KV's pool when several do). ``{"opening": 1}``
 comes just before the pool opens and ``{"ready": 1}`` once it has, so the
 parent can aim a kill at the start-up. Row ids start at BASE, distinct per
 child. PHASE ``checkpoint`` sets ``wal_autocheckpoint`` to a few pages and
@@ -76,15 +79,26 @@ async def main(path: str, synchronous: Any, phase: str, base: int, seed: int) ->
                 await db.execute(INSERT, row)
         say(ack=[r[0] for r in batch])
 
+    async def kv_set() -> None:
+        (row,) = rows("kv", 1)
+        await kv.set(f"k{row[0]}", row[0])
+        say(kv=row[0])
+
     async def read() -> None:
         await pool.fetchval("SELECT count(*) FROM t")
         await asyncio.sleep(0.005)  # reads mixed in, not a loop hogging the event loop
 
     say(opening=1)
-    async with aiolite.open_pool(path, readers=2, synchronous=synchronous, pragmas=pragmas) as pool:
+    async with (
+        aiolite.open_pool(path, readers=2, synchronous=synchronous, pragmas=pragmas) as pool,
+        aiolite.KV(path, table="kv", readers=1, synchronous=synchronous) as kv,
+    ):
         await pool.execute(TABLE)
         say(ready=1)
-        writers = [single] * 6 + [many] * 2 + [transaction] * 2 + [read]
+        if phase == "kv":  # the KV alone: its sets commit inline, or group-committed if many
+            writers = [kv_set] * 3 + [read]
+        else:
+            writers = [single] * 6 + [many] * 2 + [transaction] * 2 + [read]
         await asyncio.gather(*(guarded(w) for w in writers))
 
 

@@ -6,7 +6,9 @@ on the same file and writes acknowledged rows from concurrent tasks
 transactions) until it is killed with SIGKILL at a random (seeded) moment:
 some right at start-up while the pool opens, some in a checkpoint-heavy
 phase (``wal_autocheckpoint`` of 4 pages and big rows, so most commits are
-followed by a checkpoint), the rest during steady writing. After every kill,
+followed by a checkpoint), some during steady writing, and some while it
+writes through a KV store instead (``kv.set`` commits inline on the event
+loop's thread, on a connection of its own). After every kill,
 the file must pass ``PRAGMA integrity_check``, hold every write any child had
 acknowledged, and hold each request's rows all or none.
 
@@ -36,9 +38,9 @@ import pytest
 from tests.stress.conftest import Figures, scaled
 
 CHILD = Path(__file__).with_name("crash_child.py")
-KILLS = scaled(6, 100)
+KILLS = scaled(8, 100)
 """SIGKILLs per synchronous level, all on one database file."""
-PHASES = ("startup", "checkpoint", "steady")
+PHASES = ("startup", "checkpoint", "steady", "kv")
 START_SECONDS = 30.0
 """Bounds waiting for a child to start (generous: the machine is shared)."""
 
@@ -55,6 +57,7 @@ class Child:
             cwd=Path(__file__).parents[2],
         )
         self.acks: list[list[int]] = []
+        self.kv_acks: list[int] = []
         self.errors: list[str] = []
         self.opening = threading.Event()
         self.ready = threading.Event()
@@ -70,6 +73,8 @@ class Child:
                 continue  # the last line, cut short by the kill: not acknowledged
             if "ack" in message:
                 self.acks.append(message["ack"])
+            elif "kv" in message:
+                self.kv_acks.append(message["kv"])
             elif "error" in message:
                 self.errors.append(message["error"])
             elif "opening" in message:
@@ -109,6 +114,8 @@ def check_file(path: Path) -> tuple[str, set[int], list[Any]]:
         if not conn.table_exists(None, "t"):
             return integrity, set(), []
         stored = {i for (i,) in conn.execute("SELECT id FROM t")}
+        if conn.table_exists(None, "kv"):
+            stored |= {int(v) for (v,) in conn.execute("SELECT value FROM kv")}
         torn = conn.execute(
             "SELECT grp, max(size), count(*) FROM t GROUP BY grp HAVING count(*) != max(size)"
         ).fetchall()
@@ -139,10 +146,11 @@ def test_sigkill_never_loses_an_acknowledged_write(
             child.kill()
         kills[phase] += 1
         figures.faults += 1
-        figures.ops += len(child.acks)
+        figures.ops += len(child.acks) + len(child.kv_acks)
         for error in child.errors:
             figures.errors[error.split(":")[0]] += 1
         acknowledged.update(i for ack in child.acks for i in ack)
+        acknowledged.update(child.kv_acks)
         integrity, stored, torn = check_file(path)
         figures.rows_lost = len(acknowledged - stored)
         assert integrity == "ok", f"after kill {life + 1} ({phase}): {integrity}"
@@ -151,7 +159,8 @@ def test_sigkill_never_loses_an_acknowledged_write(
         assert child.errors == [], child.errors
     figures.notes = (
         f"synchronous={synchronous}: {KILLS} SIGKILLs on one file ({kills['startup']} at "
-        f"start-up, {kills['checkpoint']} checkpoint-heavy, {kills['steady']} steady), "
+        f"start-up, {kills['checkpoint']} checkpoint-heavy, {kills['steady']} steady, "
+        f"{kills['kv']} in KV writes), "
         f"{len(acknowledged):,} acknowledged rows"
     )
     assert len(acknowledged) > 0, "no child acknowledged anything: the kills came too early"
