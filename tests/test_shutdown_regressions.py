@@ -54,6 +54,18 @@ def _wait_gone(threads: list[threading.Thread]) -> list[threading.Thread]:
     return [t for t in threads if t.is_alive()]
 
 
+def _drop(held: list[Any], threads: list[threading.Thread]) -> tuple[list[threading.Thread], str]:
+    """Forget ``held``'s items (their only references) and collect until ``threads`` end.
+
+    Returns the threads still alive and the ResourceWarnings' text.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        held.clear()
+        left = _wait_gone(threads)
+    return left, " ".join(str(w.message) for w in caught if w.category is ResourceWarning)
+
+
 async def test_a_dropped_pool_after_a_group_commit_lets_its_threads_end(
     fw: Framework, tmp_path: Path
 ) -> None:
@@ -64,12 +76,11 @@ async def test_a_dropped_pool_after_a_group_commit_lets_its_threads_end(
     assert await pool.fetchval("SELECT count(*) FROM t") == 1
     threads = [t for t in aiolite_threads() if t not in before]
     assert len(threads) == 2
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        del pool
-        left = _wait_gone(threads)
+    held: list[Any] = [pool]
+    del pool
+    left, warned = _drop(held, threads)
     assert left == [], f"the dropped pool's workers still run: {left}"
-    assert any("never closed" in str(w.message) for w in caught)
+    assert "never closed" in warned
     async with aiolite.connect(tmp_path / "test.db") as db:
         assert await (await db.execute("SELECT x FROM t")).get == 1
 
@@ -125,12 +136,11 @@ def test_a_query_on_a_loop_closed_by_hand_stops_and_its_thread_ends(
     loop.close()  # by hand: the task is never cancelled
     threads = [t for t in aiolite_threads() if t not in before]
     loop.set_exception_handler(lambda *_: None)  # "Task was destroyed but it is pending!"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        del task
-        left = _wait_gone(threads)
+    held: list[Any] = [task]
+    del task
+    left, warned = _drop(held, threads)
     assert left == [], f"the worker still runs the query: {left}"
-    assert any("never closed" in str(w.message) for w in caught)
+    assert "never closed" in warned
     conn = apsw.Connection(path)
     try:
         assert conn.pragma("integrity_check") == "ok"
