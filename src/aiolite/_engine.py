@@ -470,6 +470,10 @@ class Engine:
                         self._pending -= 1
                 if not skipped:
                     self._finish(request)  # outside the lock: the woken loop may run inline
+                # Hold nothing of a finished request while waiting for the next: its
+                # arguments may be all that keeps an unclosed connection (or a pool
+                # holding one) alive, and only its collection stops this thread.
+                del request
         finally:
             with exec_lock:
                 self._close_connection()
@@ -495,16 +499,19 @@ class Engine:
                 request.aborted = ABORT_CLOSED
         finally:
             self._current = None
+            self._checked = None  # (see _serve: keep no finished request)
 
     def _finish(self, request: Request) -> None:
         self.requests_served += 1
         if request.waiter is None:
             return
         self._done.append(request)
-        if not self._wake_pending:
+        # (A wake-up queued just before the loop closed never runs: ask again then.)
+        if not self._wake_pending or self.adapter.loop_finished():
             self._wake_pending = True
             if not self.adapter.call_soon_threadsafe(self._drain):
                 self._wake_pending = False  # the loop is gone; nobody is left to tell
+                self._done.clear()  # nor to drain: holding them would keep their tasks alive
 
     def _open_in_worker(
         self, _no_connection_yet: None, create: Callable[[], Any], configure: Callable[[Any], Any]
@@ -549,6 +556,12 @@ class Engine:
             return True
         if request.deadline is not None and monotonic() >= request.deadline:
             request.aborted = ABORT_DEADLINE
+            return True
+        if self.adapter.loop_finished():
+            # Nobody can ever take the result (an asyncio loop closed by hand, its
+            # tasks never cancelled). Running on would also keep the request, and
+            # through its waiting task the connection, alive: no collection, no stop.
+            request.aborted = ABORT_CANCELLED
             return True
         return False
 

@@ -23,6 +23,7 @@ import asyncio
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Self
 
 from ._group_commit import WriteResult
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 _ITERATION_PAGE = 500
+_INLINE_STREAK_SECONDS = 0.002
+"""Inline writes in a row after which the writing task yields to the loop once.
+
+An inline write never suspends, so without this a task writing in a loop
+would starve every other task, and could not even be cancelled (the same
+2 ms the engine allows inline reads)."""
 _IMMUTABLE = (str, int, float, bool, bytes, type(None))
 _UNKNOWN: Any = object()
 
@@ -170,6 +177,7 @@ class KV:
         self.inline_writes = 0
         """Writes committed on the event-loop thread."""
         self._burst_task: object | None = None
+        self._streak_started: float | None = None  # first inline write since the loop last ran
         self._current_task: Callable[[], object] = _no_task
         self._call_soon: Callable[[Callable[[], None]], object] = _no_task_call
         q = self._quoted
@@ -322,6 +330,8 @@ class KV:
         """Store ``value`` under ``key``; returns once it is committed."""
         check_key(key)
         stored = self.codec.encode(value)
+        if self._streak_started is not None:
+            await self._yield_after_streak()
         cache = self._cache
         inline = self._inline
         if inline is not None and self._may_write_inline(inline):
@@ -349,6 +359,8 @@ class KV:
     async def delete(self, key: str) -> None:
         """Remove ``key``; ``KeyError`` if it is not stored (like ``del d[key]``)."""
         check_key(key)
+        if self._streak_started is not None:
+            await self._yield_after_streak()
         inline = self._inline
         if inline is not None and self._may_write_inline(inline):
             try:
@@ -448,12 +460,26 @@ class KV:
 
     def _wrote_inline(self) -> None:
         self.inline_writes += 1
+        if self._streak_started is None:
+            self._streak_started = monotonic()
         if self._burst_task is None:
             self._burst_task = self._current_task()
             self._call_soon(self._end_burst)
 
     def _end_burst(self) -> None:
         self._burst_task = None
+        self._streak_started = None  # the loop has gone round: other tasks had their turn
+
+    async def _yield_after_streak(self) -> None:
+        """Let the loop run once if inline writes have held it for a while.
+
+        Before the write, not after: a cancellation delivered here leaves
+        nothing written, as for any write cancelled before it ran.
+        """
+        started = self._streak_started
+        if started is not None and monotonic() - started >= _INLINE_STREAK_SECONDS:
+            self._streak_started = None
+            await self.pool._adapter.checkpoint()
 
     def _forgetter(self, keys: Sequence[str]) -> Any:
         cache = self._cache

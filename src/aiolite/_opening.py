@@ -135,10 +135,15 @@ def apply_best_practice(conn: apsw.Connection) -> None:
             # Another connection holds a lock; fine if it already made the file WAL.
             if conn.pragma("journal_mode") != "wal":
                 raise
-        # Only statistics: SQLite refuses at once (no busy wait) while another
-        # connection writes, and the next open or the close will do it.
-        with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError):
-            conn.pragma("optimize", 0x10002)
+        # Only statistics: skipped while another connection writes (the next
+        # open or the close will do it). Without a busy handler, so that SQLite
+        # refuses at once: with aiolite's, this open waited out busy_timeout.
+        conn.set_busy_handler(None)
+        try:
+            with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError):
+                conn.pragma("optimize", 0x10002)
+        finally:
+            conn.set_busy_handler(default_busy_handlers.get(conn))
 
 
 def close(best_practice: bool, conn: apsw.Connection) -> None:

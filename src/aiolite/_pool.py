@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator, Generator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -211,7 +212,9 @@ class Pool:
                 yield conn
             return
         async with self._turn(self._reader_slots, "a reader connection"):
-            reader = next(r for r in self._readers if not r.checked_out)
+            # The least busy free one: plain reads queued on a reader would
+            # otherwise hold up the block (all of them, behind a long scan).
+            reader = min((r for r in self._readers if not r.checked_out), key=_load)
             reader.checked_out = True
             try:
                 yield reader.conn
@@ -281,7 +284,7 @@ class Pool:
         if loop is not None:
             job.deadline = loop.time() + timeout
             if self._sweeper is None:
-                self._sweeper = loop.call_at(job.deadline, self._sweep)
+                self._sweeper = loop.call_at(job.deadline, _sweep_weakly, weakref.ref(self))
             await job.done.wait()
         elif not await wait_event(self._adapter, job.done, timeout):
             if job.state == QUEUED:
@@ -304,7 +307,9 @@ class Pool:
             job.done.set()
         del pending[:expired]
         if pending:
-            self._sweeper = self._loop.call_at(pending[0].deadline, self._sweep)
+            self._sweeper = self._loop.call_at(
+                pending[0].deadline, _sweep_weakly, weakref.ref(self)
+            )
 
     def _expire(self, job: WriteJob) -> None:
         job.state = DONE
@@ -544,6 +549,15 @@ class Pool:
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         return f"<aiolite.Pool {self.path or ':memory:'!r} readers={len(self._readers)} {state}>"
+
+
+def _sweep_weakly(pool: weakref.ref[Pool]) -> None:
+    """The sweep timer's callback: it stays armed after the writes it watched are
+    done, and must not keep a pool that was dropped unclosed (and so its worker
+    threads) alive until it fires."""
+    alive = pool()
+    if alive is not None:
+        alive._sweep()
 
 
 def _checkpoint(conn: apsw.Connection) -> None:

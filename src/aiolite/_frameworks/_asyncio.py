@@ -73,6 +73,9 @@ class AsyncioAdapter(FrameworkAdapter):
         if future is not None and not future.done():
             future.set_result(None)
 
+    def loop_finished(self) -> bool:
+        return self._loop.is_closed()
+
     def call_soon_threadsafe(self, function: Wakeup) -> bool:
         try:
             self._loop.call_soon_threadsafe(function)

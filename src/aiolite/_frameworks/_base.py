@@ -122,6 +122,14 @@ class FrameworkAdapter(ABC):
     def resolve(self, request: Request) -> None:
         """Wake the task waiting for ``request`` (called in the loop thread)."""
 
+    def loop_finished(self) -> bool:
+        """True once the loop can never run again (any thread may ask).
+
+        Only asyncio can end that way with tasks still waiting (a loop closed
+        by hand); trio cancels every task before its run returns.
+        """
+        return False
+
     @abstractmethod
     def call_soon_threadsafe(self, function: Wakeup) -> bool:
         """Run ``function`` in the loop soon; False if the loop has finished."""
