@@ -2,8 +2,8 @@
 
 Three processes write concurrently (waves of 50 concurrent requests each)
 while a fourth is killed with SIGKILL part way: every write any of them had
-acknowledged must be in the file afterwards (WAL with synchronous=NORMAL
-survives a process kill).
+acknowledged must be in the file afterwards (a returned WAL commit survives
+a process kill at any synchronous level).
 """
 
 from __future__ import annotations

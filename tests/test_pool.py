@@ -49,7 +49,7 @@ async def test_basic_reads_and_writes(fw: Framework, tmp_path: Path) -> None:
             assert await db.pragma("journal_mode") == "wal"
             with pytest.raises(apsw.ReadOnlyError):
                 await db.execute("INSERT INTO t(x) VALUES ('no')")
-        assert await pool.writer_connection.pragma("synchronous") == 1  # NORMAL
+        assert await pool.writer_connection.pragma("synchronous") == 2  # FULL: durable on return
         with pytest.raises(TypeError):
             await pool.fetchall(b"SELECT 1")  # type: ignore[arg-type]
         with pytest.raises(TypeError):

@@ -10,6 +10,13 @@ commit order, and filled by reads. Use it only when this KV object is the
 only writer of its table (another process's writes would not reach it);
 ``bulk_load=True`` fills it with the whole table at open.
 
+Durability: ``synchronous="NORMAL"`` by default (AsyncNanaSQLite's setting,
+where this store is measured against it): a write that returned survives the
+process being killed, and the file stays intact through a power cut, but the
+last writes before one may be lost. ``synchronous="FULL"`` (the pool's
+default) keeps those too, at an fsync per commit, and sends every write
+through the pool's writer (inline writes never fsync on the loop thread).
+
 AsyncNanaSQLite's names work as aliases (``aget``, ``aset``, ...) and its
 options are accepted and mapped: ``read_pool_size`` is ``readers``;
 ``max_workers`` (its thread count) caps the threads aiolite starts, one
