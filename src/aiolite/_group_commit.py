@@ -43,8 +43,11 @@ _SAVEPOINT_SQL = f"SAVEPOINT {_SAVEPOINT}"
 _RELEASE_SQL = f"RELEASE {_SAVEPOINT}"
 _UNDO_SQL = f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}"
 
-# Leading white space and comments, then the statement's first word.
-_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*(\w+)", re.DOTALL)
+# Leading white space, comments and empty statements (SQLite skips a leading
+# ";", and APSW's exec tracer sees it), then the statement's first word. The
+# skipping is possessive (*+): with backtracking, a run of spaces or comments
+# before a non-word character took exponential time on the event loop.
+_FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL)
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 
