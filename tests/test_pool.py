@@ -205,6 +205,33 @@ async def test_transaction_control_behind_empty_statements_is_refused(
         assert await pool.fetchall("SELECT x FROM t") == [("after",)]
 
 
+@pytest.mark.frameworks("asyncio", "trio")
+@pytest.mark.parametrize("readers", [1, 0])
+async def test_a_read_cannot_leave_a_transaction_open(
+    fw: Framework, tmp_path: Path, readers: int
+) -> None:
+    """Found by tests/stress/test_fuzz_sql.py: ``pool.fetchall("BEGIN")``.
+
+    It left its reader inside a transaction, whose snapshot every later read
+    on that reader then saw: writes committed afterwards never showed up
+    there. (With no readers it left the writer in a transaction, and every
+    later group commit failed.)
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=readers) as pool:
+        await make_table(pool)
+        for sql in ("BEGIN", "/* x */ SAVEPOINT s"):
+            with pytest.raises(aiolite.TransactionControlError):
+                await pool.fetchall(sql)
+        with pytest.raises(aiolite.TransactionControlError):
+            await pool.fetchone("SELECT 1; BEGIN; SELECT 2")
+        with pytest.raises(aiolite.TransactionControlError):
+            await pool.fetchval("SELECT count(*) FROM t; SAVEPOINT s")
+        assert await pool.fetchall("SELECT 1; SELECT 2") == [(1,), (2,)]
+        for n in range(1, 4):
+            await pool.execute("INSERT INTO t(x) VALUES (?)", (n,))
+            assert await pool.fetchval("SELECT count(*) FROM t") == n
+
+
 async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:
     async with aiolite.open_pool(path_of(tmp_path), readers=1, acquire_timeout=0.2) as pool:
         await make_table(pool)

@@ -114,10 +114,12 @@ class Batch:
 
 
 class TransactionControlError(apsw.SQLError):
-    """A group-committed write tried to begin, commit or roll back a transaction.
+    """A pool write or read tried to begin, commit or roll back a transaction.
 
-    A single-statement write runs inside the pool's shared transaction; use
-    ``pool.writer()`` for a transaction of your own.
+    A single-statement write runs inside the pool's shared transaction, and a
+    read on a connection other callers share must not leave one open; use
+    ``pool.writer()`` (or ``pool.reader()`` for reads) for a transaction of
+    your own.
     """
 
 
@@ -228,8 +230,9 @@ def _check_first_word(sql: str) -> None:
     match = _FIRST_WORD.match(sql)
     if match is not None and match.group(1).upper() in _TRANSACTION_CONTROL:
         raise TransactionControlError(
-            f"{match.group(1).upper()} cannot run in a group-committed write; "
-            "use 'async with pool.writer()' for a transaction of your own"
+            f"{match.group(1).upper()} cannot run in pool.execute or pool.fetch* (they share "
+            "their connection with other callers); use 'async with pool.writer()' for a "
+            "transaction of your own"
         )
 
 
