@@ -110,7 +110,9 @@ DOCUMENTED: dict[str, tuple[type[BaseException], ...]] = {
     # README *KV store*, table helpers: a name, order_by term or limit that is
     # not plain is a ValueError before any SQL runs; 'where' is SQL the
     # programmer wrote, so SQLite's errors and the binding errors apply to it.
-    "KV.create_table": (ValueError,),
+    # The definitions are SQL: SQLite may refuse them (or a name it reserves:
+    # sqlite_*) with its SQLError; constraints they declare raise ConstraintError.
+    "KV.create_table": (ValueError, apsw.SQLError),
     "KV.sql_insert": (ValueError, apsw.SQLError, apsw.ConstraintError, *_BINDING_ERRORS),
     "KV.query": (ValueError, *_SQL_ERRORS, *_BINDING_ERRORS),
     # README *Migrating from aiosqlite*: sqlite3's semantics and exceptions.

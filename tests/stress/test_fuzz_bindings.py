@@ -142,14 +142,14 @@ def placeholders(style: str, n: int) -> list[str]:
     return [f"{prefix}p{i}" for i in range(n)]
 
 
-def bound_values(style: str, n: int, bindings: Any) -> list[Any]:
+def bound_values(style: str, n: int, bindings: Any, many: bool = False) -> list[Any]:
     """The value each column gets from ``bindings``, as APSW binds them, or Refused.
 
     APSW checks the count first, then binds parameter 1, 2, ... in order:
     the first one that is missing or cannot be stored decides the error.
     """
-    if bindings is None:
-        raise Refused(apsw.BindingsError)
+    if bindings is None:  # executemany wants a dict or sequence per row; execute no bindings
+        raise Refused(TypeError if many else apsw.BindingsError)
     if isinstance(bindings, Mapping):
         if style == "qmark":
             raise Refused(apsw.BindingsError)  # a '?' has no name to look up
@@ -207,9 +207,9 @@ def calls(draw: st.DrawFn) -> tuple[str, int, Any]:
     return style, n, bindings
 
 
-def oracle(style: str, n: int, bindings: Any) -> list[Any] | Refused:
+def oracle(style: str, n: int, bindings: Any, many: bool = False) -> list[Any] | Refused:
     try:
-        return bound_values(style, n, bindings)
+        return bound_values(style, n, bindings, many)
     except Refused as refused:
         return refused
 
@@ -346,7 +346,7 @@ async def test_fuzz_bindings_pool_executemany_all_or_none(
                 figures.ops += 1
                 expected: list[Any] | Refused = []
                 for row in rows:
-                    one = oracle(style, n, row)
+                    one = oracle(style, n, row, many=True)
                     if isinstance(one, Refused):
                         expected = one
                         break
