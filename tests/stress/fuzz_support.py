@@ -123,8 +123,8 @@ DOCUMENTED: dict[str, tuple[type[BaseException], ...]] = {
         sqlite3.DataError,
         sqlite3.InterfaceError,
         OverflowError,  # an int beyond 64 bits
+        ValueError,  # executescript: a NUL character in the script
         UnicodeEncodeError,  # a lone surrogate
-        UnicodeDecodeError,  # a TEXT result that is not UTF-8
     ),
 }
 """Per API, the exception types its documentation allows for bad input: exact types.
