@@ -113,7 +113,13 @@ DOCUMENTED: dict[str, tuple[type[BaseException], ...]] = {
     # The definitions are SQL: SQLite may refuse them (or a name it reserves:
     # sqlite_*) with its SQLError; constraints they declare raise ConstraintError.
     "KV.create_table": (ValueError, apsw.SQLError),
-    "KV.sql_insert": (ValueError, apsw.SQLError, apsw.ConstraintError, *_BINDING_ERRORS),
+    "KV.sql_insert": (
+        ValueError,
+        apsw.SQLError,
+        apsw.ConstraintError,
+        apsw.MismatchError,  # a rowid (or INTEGER PRIMARY KEY) that is not an integer
+        *_BINDING_ERRORS,
+    ),
     "KV.query": (ValueError, *_SQL_ERRORS, *_BINDING_ERRORS),
     # README *Migrating from aiosqlite*: sqlite3's semantics and exceptions.
     "aiosqlite": (
