@@ -121,7 +121,7 @@ async def test_fuzz_aiosqlite_matches_sqlite3(
                 reference.close()
 
         def run(portal: Portal, reference: sqlite3.Connection) -> None:
-            @fuzz_settings(50, 3000)
+            @fuzz_settings(100, 3000)
             @given(sql=SQL_TEXTS, bindings=BINDINGS, how=st.sampled_from(HOWS))
             def example(sql: str, bindings: Any, how: str) -> None:
                 figures.ops += 1

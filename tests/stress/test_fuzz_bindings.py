@@ -273,7 +273,7 @@ async def test_fuzz_bindings_on_a_connection(
         _, planted = await _state(db)
 
         def examples(portal: Portal) -> None:
-            @fuzz_settings(80, 5000)
+            @fuzz_settings(150, 5000)
             @given(call=calls(), how=st.sampled_from(["insert", "select"]))
             def example(call: tuple[str, int, Any], how: str) -> None:
                 style, n, bindings = call
@@ -339,7 +339,7 @@ async def test_fuzz_bindings_pool_executemany_all_or_none(
         planted = await pool.fetchall(SENTINEL_SELECT)
 
         def examples(portal: Portal) -> None:
-            @fuzz_settings(40, 3000)
+            @fuzz_settings(80, 3000)
             @given(batch=batches())
             def example(batch: tuple[str, int, list[Any]]) -> None:
                 style, n, rows = batch

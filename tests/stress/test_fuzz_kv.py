@@ -255,7 +255,7 @@ async def test_fuzz_kv_keys_and_values(
         sentinel_keys = list(SENTINELS)
 
         def examples(portal: Portal) -> None:
-            @fuzz_settings(60, 4000)
+            @fuzz_settings(120, 4000)
             @given(operation=operations())
             def example(operation: tuple[str, Any]) -> None:
                 kind, argument = operation

@@ -82,7 +82,7 @@ async def test_fuzz_sql_text_on_a_connection(
         planted = await (await db.execute(SENTINEL_SELECT)).fetchall()
 
         def examples(portal: Portal) -> None:
-            @fuzz_settings(60, 4000)
+            @fuzz_settings(120, 4000)
             @given(
                 sql=SQL_TEXTS,
                 bindings=BINDINGS,
@@ -142,7 +142,7 @@ async def test_fuzz_sql_text_on_a_pool(fw: Framework, tmp_path: Path, figures: F
         acknowledged = 0
 
         def examples(portal: Portal) -> None:
-            @fuzz_settings(40, 3000)
+            @fuzz_settings(80, 3000)
             @given(
                 sql=SQL_TEXTS,
                 bindings=BINDINGS,
