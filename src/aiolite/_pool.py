@@ -129,13 +129,18 @@ async def _fetch_shared(
     check_statement(sql)
     if ";" not in sql:
         return await _fetch(conn, sql, bindings, limit)
+    error: Exception | None = None
     try:
-        return await _fetch(conn, sql, bindings, limit)
-    finally:
-        if await conn._call(_end_transaction):
-            raise TransactionControlError(
-                "a pool read may not begin a transaction: use 'async with pool.reader() as db'"
-            )
+        rows = await _fetch(conn, sql, bindings, limit)
+    except Exception as exc:  # a later statement failed: an earlier one may have begun one
+        error = exc
+    if await conn._call(_end_transaction):
+        raise TransactionControlError(
+            "a pool read may not begin a transaction: use 'async with pool.reader() as db'"
+        ) from error
+    if error is not None:
+        raise error
+    return rows
 
 
 def _end_transaction(conn: apsw.Connection) -> bool:

@@ -221,6 +221,18 @@ async def plant_sentinel(db: aiolite.Connection[Any]) -> None:
     await db.executemany(SENTINEL_INSERT, SENTINEL_ROWS)
 
 
+async def plant_sentinel_in(path: str) -> None:
+    """The sentinel table in the database file ``path`` (before a pool opens it)."""
+    async with aiolite.connect(path) as db:
+        await plant_sentinel(db)
+
+
+def count_lost(figures: Figures, changed: int, what: object) -> None:
+    """Add ``changed`` sentinel rows (or acknowledged writes) to the figures; fail if any."""
+    figures.rows_lost = (figures.rows_lost or 0) + changed
+    assert changed == 0, f"{changed} sentinel rows or acknowledged writes changed after {what!r}"
+
+
 def rows_changed(expected: list[Any], seen: list[Any]) -> int:
     """How many rows of ``expected`` are missing from ``seen`` or different (type-exact)."""
     seen_keys = {same_key(row) for row in seen}

@@ -36,27 +36,15 @@ from hypothesis import strategies as st
 
 import aiolite
 from tests.frameworks import Framework
+from tests.stress import fuzz_support as fuzz
 from tests.stress.conftest import Figures
-from tests.stress.fuzz_support import (
-    SENTINEL,
-    SENTINEL_CREATE,
-    SENTINEL_INSERT,
-    SENTINEL_ROWS,
-    SENTINEL_SELECT,
-    Portal,
-    drive,
-    expect_documented,
-    fuzz_settings,
-    rows_changed,
-    same_key,
-)
 
 pytestmark = pytest.mark.timeout(600)
 
 PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """The README's plain name, written out here independently of the library."""
 
-TAKEN = {"data", SENTINEL}
+TAKEN = {"data", fuzz.SENTINEL}
 TABLES_MADE: collections.Counter[str] = collections.Counter()
 
 
@@ -257,7 +245,7 @@ async def _drop(kv: aiolite.KV, table: str) -> None:
 
 def _ok(api: str, outcome: Any, figures: Figures) -> bool:
     if isinstance(outcome, BaseException):
-        expect_documented(api, outcome, figures)
+        fuzz.expect_documented(api, outcome, figures)
         return False
     return True
 
@@ -268,15 +256,13 @@ async def test_fuzz_table_helper_identifiers(
 ) -> None:
     figures.rows_lost = 0
     path = str(tmp_path / "helpers.db")
-    async with aiolite.connect(path) as db:
-        await db.execute(SENTINEL_CREATE)
-        await db.executemany(SENTINEL_INSERT, SENTINEL_ROWS)
+    await fuzz.plant_sentinel_in(path)
     async with aiolite.KV(path) as kv:
-        planted = await kv.pool.fetchall(SENTINEL_SELECT)
+        planted = await kv.pool.fetchall(fuzz.SENTINEL_SELECT)
         schema = await _schema(kv)
 
-        def examples(portal: Portal) -> None:
-            @fuzz_settings(100, 3000)
+        def examples(portal: fuzz.Portal) -> None:
+            @fuzz.fuzz_settings(100, 3000)
             @given(case=cases())
             def example(case: dict[str, Any]) -> None:
                 figures.ops += 1
@@ -286,13 +272,12 @@ async def test_fuzz_table_helper_identifiers(
                 finally:  # whatever happened, the next example starts from the same schema
                     if plain(table) and not table.lower().startswith("sqlite_"):
                         portal(_drop, kv, str.__str__(table))
-                changed = rows_changed(planted, portal(kv.pool.fetchall, SENTINEL_SELECT))
-                figures.rows_lost = (figures.rows_lost or 0) + changed
-                assert changed == 0, f"the sentinel changed with {case!r}"
+                changed = fuzz.rows_changed(planted, portal(kv.pool.fetchall, fuzz.SENTINEL_SELECT))
+                fuzz.count_lost(figures, changed, case)
 
             example()
 
-        await drive(fw, examples)
+        await fuzz.drive(fw, examples)
     figures.notes = (
         f"create_table / sql_insert / query: names, where, order_by, limit; "
         f"{TABLES_MADE[figures.scenario]} tables made and queried"
@@ -300,7 +285,7 @@ async def test_fuzz_table_helper_identifiers(
 
 
 def _check_example(
-    portal: Portal, kv: aiolite.KV, case: dict[str, Any], schema: list[Any], figures: Figures
+    portal: fuzz.Portal, kv: aiolite.KV, case: dict[str, Any], schema: list[Any], figures: Figures
 ) -> None:
     table, columns = case["table"], case["columns"]
     names_ok = plain(table) and all(plain(name) for name in columns)
@@ -321,7 +306,7 @@ def _check_example(
             portal(_call, kv.query, table),
         ):
             assert isinstance(outcome, ValueError), f"{table!r}: {outcome!r}"
-            expect_documented("KV.create_table", outcome, figures)
+            fuzz.expect_documented("KV.create_table", outcome, figures)
     after = portal(_schema, kv)
     extra = [row for row in after if row not in schema]
     intended = str.__str__(table).lower() if made else None
@@ -329,7 +314,9 @@ def _check_example(
     assert all(row in after for row in schema), "schema lost an object"
 
 
-def _check_rows(portal: Portal, kv: aiolite.KV, case: dict[str, Any], figures: Figures) -> None:
+def _check_rows(
+    portal: fuzz.Portal, kv: aiolite.KV, case: dict[str, Any], figures: Figures
+) -> None:
     """On a table that exists: insert the row, then query it back with fuzzed clauses."""
     table, row = case["table"], case["row"]
     inserted = portal(_call, kv.sql_insert, table, row)
@@ -343,7 +330,7 @@ def _check_rows(portal: Portal, kv: aiolite.KV, case: dict[str, Any], figures: F
             assert len(found) == 1
             exact = [n for n in row if case["columns"].get(n, "?") in _EXACT]
             back = [found[0][str.__str__(n)] for n in exact]
-            assert same_key(back) == same_key([row[n] for n in exact]), (back, row)
+            assert fuzz.same_key(back) == fuzz.same_key([row[n] for n in exact]), (back, row)
     where, parameters = case["where"], case["parameters"]
     selected, order_by, limit = case["selected"], case["order_by"], case["limit"]
     refused = (
