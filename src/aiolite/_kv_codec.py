@@ -158,7 +158,12 @@ def _orjson_dumps(value: Any) -> str:
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise TypeError(f"cannot be stored as JSON: {exc}") from None
-        return _json_dumps(value)  # an integer beyond 64 bits: the standard library holds any size
+        # An integer beyond 64 bits: the standard library holds any size. But
+        # orjson stopped at that integer, before seeing every str, and the
+        # standard library writes lone surrogates through: check them here.
+        if type(value) is dict or type(value) is list:
+            _check_tree(value, 0, True)
+        return _json_dumps(value)
 
 
 def _orjson_loads(text: str) -> Any:

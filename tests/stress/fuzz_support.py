@@ -22,7 +22,7 @@ example is bounded by the framework's own timeout (:data:`EXAMPLE_TIMEOUT`);
 running into it is reported as a hang. Hypothesis's own ``deadline`` is off
 (timing on a shared 2-core machine is noise).
 
-**Sizes.** ``make test`` runs a few dozen examples per scenario, derandomized
+**Sizes.** ``make test`` runs 80-150 examples per scenario, derandomized
 (the same examples every run, so CI is deterministic); ``make stress`` runs
 thousands, randomly.
 """
