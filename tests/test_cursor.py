@@ -397,3 +397,34 @@ async def test_row_factory_function(fw: Framework) -> None:
         assert await cursor.fetchall() == ["seven=7", "a=8, b=9"]
     assert calls[0] == (("id", "name"), (1, "Ada"))
     assert len(calls) == 4
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_columns_follow_a_schema_change(fw: Framework, tmp_path: Path) -> None:
+    """Found by tests/stress/test_fuzz_identifiers.py: stale column names after DDL.
+
+    The same SQL text reuses APSW's cached statement; the columns were read
+    before its first step, which is when SQLite re-prepares a statement whose
+    schema changed. So rows were shaped by the old columns (``dict`` rows
+    lost the new column) and ``description`` named the old ones.
+    """
+    path = str(tmp_path / "schema.db")
+    async with aiolite.connect(path, row_factory=dict) as db:
+        await db.execute("CREATE TABLE t(a, b, c); INSERT INTO t VALUES (1, 2, 3)")
+        assert await (await db.execute("SELECT * FROM t")).fetchall() == [{"a": 1, "b": 2, "c": 3}]
+        await db.execute("DROP TABLE t; CREATE TABLE t(x); INSERT INTO t VALUES (9)")
+        cursor = await db.execute("SELECT * FROM t")
+        assert [column[0] for column in cursor.description or ()] == ["x"]
+        assert await cursor.fetchall() == [{"x": 9}]
+        await db.execute("ALTER TABLE t ADD COLUMN y DEFAULT 5")
+        assert await (await db.execute("SELECT * FROM t")).fetchall() == [{"x": 9, "y": 5}]
+    async with aiolite.open_pool(path, readers=1) as pool:
+
+        async def read() -> tuple[list[str], list[Any]]:
+            async with pool.reader() as reader:
+                cursor = await reader.execute("SELECT * FROM t")
+                return [column[0] for column in cursor.description or ()], await cursor.fetchall()
+
+        assert await read() == (["x", "y"], [(9, 5)])
+        await pool.execute("ALTER TABLE t RENAME COLUMN x TO renamed")  # on the writer
+        assert await read() == (["renamed", "y"], [(9, 5)])

@@ -54,6 +54,11 @@ REFUSED: list[Any] = [
     {"k": "\udfff"},
     bytearray(b"x"),
     type("Str", (str,), {})("subclass"),
+    # Found by tests/stress/test_fuzz_kv.py: a big int sent orjson's encoding to
+    # the standard library, which let the surrogate through to SQLite
+    # (UnicodeEncodeError in the writer instead of TypeError up front).
+    [-(2**63) - 1, "\ud800"],
+    {"big": 2**70, "text": ["x\udfff"]},
 ]
 
 
@@ -86,10 +91,30 @@ def test_codec_refuses_what_cannot_round_trip(codec: str) -> None:
     deep: Any = []
     for _ in range(300):
         deep = [deep]
-    with pytest.raises(TypeError, match="deeper"):
+    with pytest.raises(TypeError, match="deep"):
         c.encode(deep)
     with pytest.raises(ValueError, match="codec"):
         Codec("pickle")
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_codecs_share_one_nesting_limit(codec: str) -> None:
+    """Found by tests/stress/test_fuzz_kv.py: json took 256 levels, orjson only 254.
+
+    So a value was storable or not depending on whether orjson was installed.
+    """
+
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for level in range(levels):
+            value = [value] if level % 2 else {"k": value}
+        return value
+
+    c = Codec(codec)
+    assert c.decode(c.encode(nested(254))) == nested(254)
+    for levels in (255, 256):
+        with pytest.raises(TypeError, match="254 lists or dicts deep"):
+            c.encode(nested(levels))
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -181,6 +181,57 @@ async def test_writer_block_commits_or_rolls_back(fw: Framework, tmp_path: Path)
         assert await pool.fetchval("SELECT count(*) FROM t") == 3
 
 
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_transaction_control_behind_empty_statements_is_refused(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """Found by tests/stress/test_fuzz_sql.py: SQLite skips a leading ";".
+
+    ``";COMMIT"`` used to slip past the check, commit the group's transaction
+    from inside it and report the write as lost to a closing pool; and a run
+    of spaces before a non-word character made the check's regex backtrack
+    exponentially on the event loop (200 spaces: forever).
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=1) as pool:
+        await make_table(pool)
+        for sql in (";COMMIT", " ; ;\n-- c\n/* d */ ROLLBACK", "INSERT INTO t(x) VALUES (1);;END"):
+            with pytest.raises(aiolite.TransactionControlError):
+                await pool.execute(sql)
+        with pytest.raises(apsw.SQLError, match="syntax error"):
+            await pool.execute(" " * 200 + "(")
+        with pytest.raises(apsw.SQLError, match="syntax error"):
+            await pool.execute("/* */ " * 200 + "(")
+        await pool.execute("INSERT INTO t(x) VALUES ('after')")  # the writer is fine
+        assert await pool.fetchall("SELECT x FROM t") == [("after",)]
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+@pytest.mark.parametrize("readers", [1, 0])
+async def test_a_read_cannot_leave_a_transaction_open(
+    fw: Framework, tmp_path: Path, readers: int
+) -> None:
+    """Found by tests/stress/test_fuzz_sql.py: ``pool.fetchall("BEGIN")``.
+
+    It left its reader inside a transaction, whose snapshot every later read
+    on that reader then saw: writes committed afterwards never showed up
+    there. (With no readers it left the writer in a transaction, and every
+    later group commit failed.)
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=readers) as pool:
+        await make_table(pool)
+        for sql in ("BEGIN", "/* x */ SAVEPOINT s"):
+            with pytest.raises(aiolite.TransactionControlError):
+                await pool.fetchall(sql)
+        with pytest.raises(aiolite.TransactionControlError):
+            await pool.fetchone("SELECT 1; BEGIN; SELECT 2")
+        with pytest.raises(aiolite.TransactionControlError):
+            await pool.fetchval("SELECT count(*) FROM t; SAVEPOINT s")
+        assert await pool.fetchall("SELECT 1; SELECT 2") == [(1,), (2,)]
+        for n in range(1, 4):
+            await pool.execute("INSERT INTO t(x) VALUES (?)", (n,))
+            assert await pool.fetchval("SELECT count(*) FROM t") == n
+
+
 async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:
     async with aiolite.open_pool(path_of(tmp_path), readers=1, acquire_timeout=0.2) as pool:
         await make_table(pool)

@@ -95,3 +95,29 @@ async def test_injection_is_refused_and_nothing_runs(fw: Framework, tmp_path: Pa
             await kv.query("users", columns="name")
         assert await tables(kv) == ["data", "users"]
         assert await kv.query("users") == [{"id": 1, "name": "Alice"}]
+
+
+class Disguised(str):
+    """A str whose value is a plain name but which formats itself as SQL."""
+
+    def __format__(self, spec: str) -> str:
+        return 'x" (a); DROP TABLE users; --'
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_str_subclasses_are_used_as_the_text_that_was_checked(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """The check read the str's value, the SQL took its ``__format__``: a way past the check.
+
+    Found while fuzzing the helpers (tests/stress/test_fuzz_identifiers.py).
+    """
+    async with aiolite.KV(str(tmp_path / "t.db")) as kv:
+        await kv.create_table("users", {"id": "INTEGER PRIMARY KEY", "name": "TEXT"})
+        await kv.create_table(Disguised("fine"), {"a": "TEXT"})  # once ran DROP TABLE users
+        assert await tables(kv) == ["data", "fine", "users"]
+        await kv.create_table(Disguised("more"), {Disguised("a"): Disguised("TEXT")})
+        assert await kv.sql_insert(Disguised("fine"), {Disguised("a"): "v"}) == 1
+        rows = await kv.query(Disguised("fine"), where=Disguised("a = ?"), parameters=("v",))
+        assert rows == [{"a": "v"}]
+        assert await tables(kv) == ["data", "fine", "more", "users"]

@@ -15,6 +15,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from itertools import islice
+from operator import itemgetter
 from time import monotonic, perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -34,6 +35,7 @@ RowT = TypeVar("RowT")
 _INLINE_CHUNK = 64  # rows read between two looks at the clock when reading ahead inline
 
 Description = tuple[tuple[Any, ...], ...]
+_first = itemgetter(0)
 
 
 class Statement:
@@ -79,6 +81,31 @@ class Statement:
         user_tracer = cursor.connection.exec_trace
         return True if user_tracer is None else bool(user_tracer(cursor, sql, bindings))
 
+    def recheck_columns(self, cursor: apsw.Cursor) -> None:
+        """After the first step: take the columns again if SQLite re-prepared the statement.
+
+        The tracer runs before the first step, and a statement from APSW's
+        cache that was prepared before a schema change (a table dropped and
+        made again, a column added) still shows its old columns until that
+        step re-prepares it: rows were shaped, and ``description`` named, by
+        the old columns. APSW keeps the first answer of ``description`` for
+        the execution, but ``get_description`` (not asked before) answers
+        afresh. (A result with no rows has finished by now and cannot be
+        asked: its description may stay the old one, with no row to mislabel.)
+        """
+        try:
+            columns = cursor.get_description()
+        except apsw.ExecutionCompleteError:
+            return
+        seen = self.description or ()
+        if len(columns) == len(seen) and list(map(_first, columns)) == list(map(_first, seen)):
+            return
+        self.description = tuple(
+            (name, kind, None, None, None, None, None) for name, kind in columns
+        )
+        if self.factory is not _keep_tuples:
+            self.convert = self.factory(tuple(map(_first, columns)))
+
     def on_first_of_many(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """The tracer for ``executemany``: learn the columns once, then step aside.
 
@@ -112,6 +139,7 @@ def execute_in_worker(
         else:
             raw.exec_trace = statement.on_statement
             raw.execute(sql, bindings)  # type: ignore[arg-type]
+        statement.recheck_columns(raw)
     except BaseException:
         statement.close()
         raise

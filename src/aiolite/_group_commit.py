@@ -44,8 +44,11 @@ _SAVEPOINT_SQL = f"SAVEPOINT {_SAVEPOINT}"
 _RELEASE_SQL = f"RELEASE {_SAVEPOINT}"
 _UNDO_SQL = f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}"
 
-# Leading white space and comments, then the statement's first word.
-_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*(\w+)", re.DOTALL)
+# Leading white space, comments and empty statements (SQLite skips a leading
+# ";", and APSW's exec tracer sees it), then the statement's first word. The
+# skipping is possessive (*+): with backtracking, a run of spaces or comments
+# before a non-word character took exponential time on the event loop.
+_FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL)
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 
@@ -112,10 +115,12 @@ class Batch:
 
 
 class TransactionControlError(apsw.SQLError):
-    """A group-committed write tried to begin, commit or roll back a transaction.
+    """A pool write or read tried to begin, commit or roll back a transaction.
 
-    A single-statement write runs inside the pool's shared transaction; use
-    ``pool.writer()`` for a transaction of your own.
+    A single-statement write runs inside the pool's shared transaction, and a
+    read on a connection other callers share must not leave one open; use
+    ``pool.writer()`` (or ``pool.reader()`` for reads) for a transaction of
+    your own.
     """
 
 
@@ -226,8 +231,9 @@ def _check_first_word(sql: str) -> None:
     match = _FIRST_WORD.match(sql)
     if match is not None and match.group(1).upper() in _TRANSACTION_CONTROL:
         raise TransactionControlError(
-            f"{match.group(1).upper()} cannot run in a group-committed write; "
-            "use 'async with pool.writer()' for a transaction of your own"
+            f"{match.group(1).upper()} cannot run in pool.execute or pool.fetch* (they share "
+            "their connection with other callers); use 'async with pool.writer()' for a "
+            "transaction of your own"
         )
 
 

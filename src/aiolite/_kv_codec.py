@@ -36,7 +36,11 @@ except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
 
 _BIG_NUMBER = re.compile(r"\d{19}")
 _SCALARS = (str, int, bool, type(None))
-_MAX_DEPTH = 255
+_MAX_DEPTH = 254
+"""Most lists/dicts nested in one another: what orjson can write (it refuses 255).
+
+The same limit for both codecs, so what one accepts the other does too.
+"""
 
 
 class Codec:
@@ -111,8 +115,8 @@ def _check_tree(value: Any, depth: int, texts: bool) -> None:
     ``texts`` also checks strings for lone surrogates (orjson refuses them
     itself, so the orjson path skips that).
     """
-    if depth > _MAX_DEPTH:
-        raise TypeError(f"the value nests deeper than {_MAX_DEPTH} levels")
+    if depth >= _MAX_DEPTH:  # depth counts from 0: this is container number depth + 1
+        raise TypeError(f"the value nests more than {_MAX_DEPTH} lists or dicts deep")
     if type(value) is dict:
         for key in value:
             if type(key) is not str:
@@ -154,7 +158,12 @@ def _orjson_dumps(value: Any) -> str:
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise TypeError(f"cannot be stored as JSON: {exc}") from None
-        return _json_dumps(value)  # an integer beyond 64 bits: the standard library holds any size
+        # An integer beyond 64 bits: the standard library holds any size. But
+        # orjson stopped at that integer, before seeing every str, and the
+        # standard library writes lone surrogates through: check them here.
+        if type(value) is dict or type(value) is list:
+            _check_tree(value, 0, True)
+        return _json_dumps(value)
 
 
 def _orjson_loads(text: str) -> Any:

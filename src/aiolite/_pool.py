@@ -49,6 +49,7 @@ from ._group_commit import (
     QUEUED,
     RUNNING,
     Batch,
+    TransactionControlError,
     WriteJob,
     WriteResult,
     check_statement,
@@ -116,6 +117,42 @@ async def _fetch(conn: Connection[Any], sql: str, bindings: Bindings, limit: int
     if not done:
         conn._post(close_in_worker, statement)
     return rows[:limit]
+
+
+async def _fetch_shared(
+    conn: Connection[Any], sql: str, bindings: Bindings, limit: int
+) -> list[Any]:
+    """``_fetch`` on a connection other callers share: it must not be left in a transaction.
+
+    A ``BEGIN`` left open on a reader would pin its snapshot (every later read
+    there would miss every later commit); on the writer of a reader-less pool
+    it would break the next group commit. A text that starts with transaction
+    control is refused before it runs; one that holds several statements (a
+    later one might) is checked after it ran, which costs a trip only then.
+    """
+    check_statement(sql)
+    if ";" not in sql:
+        return await _fetch(conn, sql, bindings, limit)
+    error: Exception | None = None
+    try:
+        rows = await _fetch(conn, sql, bindings, limit)
+    except Exception as exc:  # a later statement failed: an earlier one may have begun one
+        error = exc
+    if await conn._call(_end_transaction):
+        raise TransactionControlError(
+            "a pool read may not begin a transaction: use 'async with pool.reader() as db'"
+        ) from error
+    if error is not None:
+        raise error
+    return rows
+
+
+def _end_transaction(conn: apsw.Connection) -> bool:
+    """Worker side: roll back a transaction the statement left open; True if there was one."""
+    if conn.get_autocommit():
+        return False
+    conn.execute("ROLLBACK")
+    return True
 
 
 class Pool:
@@ -187,13 +224,14 @@ class Pool:
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         self._enter()
         try:
-            conn = self._writer if self._holds_writer() or not self._readers else None
-            if conn is not None:
-                return await _fetch(conn, sql, bindings, limit)
+            if self._holds_writer():  # in this task's writer block: its own transaction
+                return await _fetch(self._writer, sql, bindings, limit)
+            if not self._readers:
+                return await _fetch_shared(self._writer, sql, bindings, limit)
             reader = min(self._readers, key=_load)
             reader.in_flight += 1
             try:
-                rows = await _fetch(reader.conn, sql, bindings, limit)
+                rows = await _fetch_shared(reader.conn, sql, bindings, limit)
             finally:
                 reader.in_flight -= 1
             self._reads += 1

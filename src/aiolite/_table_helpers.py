@@ -23,8 +23,18 @@ _ORDER_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?\s*\Z", 
 _COLUMN_DEFINITION = re.compile(r"[A-Za-z0-9_ (),.'+\-<>=!*/%|\"]*\Z")
 
 
+def _exact(text: Any) -> Any:
+    """A ``str`` subclass as a plain ``str`` (anything else unchanged).
+
+    What is checked must be what goes into the SQL: a subclass may format
+    itself (``f"{x}"`` calls its ``__format__``) as anything at all.
+    """
+    return str.__str__(text) if isinstance(text, str) else text
+
+
 def identifier(name: Any, what: str = "identifier") -> str:
     """``name`` double-quoted, if it is a plain SQL name; ValueError otherwise."""
+    name = _exact(name)
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
             f"{what} {name!r} is not a plain name (letters, digits, _; not starting with a digit)"
@@ -47,7 +57,8 @@ def create_table_sql(name: str, columns: Mapping[str, str], if_not_exists: bool 
     if not isinstance(columns, Mapping) or not columns:
         raise ValueError("columns must be a non-empty {name: type} mapping")
     parts = []
-    for column, definition in columns.items():
+    for column, given in columns.items():
+        definition = _exact(given)
         if not isinstance(definition, str) or not _COLUMN_DEFINITION.match(definition):
             raise ValueError(
                 f"column definition {definition!r} has characters SQL types never need"
@@ -91,6 +102,7 @@ def query_sql(
     sql = f"SELECT {selected} FROM {identifier(table, 'table')}"
     bound: Sequence[Any] | Mapping[str, Any] = () if parameters is None else parameters
     if where is not None:
+        where = _exact(where)
         if not isinstance(where, str) or not where.strip():
             raise ValueError("where must be SQL text such as 'age > ?'")
         _no_second_statement(where, "where")
