@@ -232,6 +232,26 @@ async def test_a_read_cannot_leave_a_transaction_open(
             assert await pool.fetchval("SELECT count(*) FROM t") == n
 
 
+async def test_a_reader_block_cannot_leave_a_transaction_open(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """A raw ``BEGIN`` left open in ``pool.reader()`` ends with the block.
+
+    Left open, that reader kept its snapshot for every later caller, so
+    writes committed after the block never showed up in reads there.
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=1) as pool:
+        await make_table(pool)
+        async with pool.reader() as db:
+            await db.execute("BEGIN")
+            assert await (await db.execute("SELECT count(*) FROM t")).get == 0
+        for n in range(1, 4):
+            await pool.execute("INSERT INTO t(x) VALUES (?)", (n,))
+            assert await pool.fetchval("SELECT count(*) FROM t") == n
+            async with pool.reader() as db:
+                assert await (await db.execute("SELECT count(*) FROM t")).get == n
+
+
 async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:
     async with aiolite.open_pool(path_of(tmp_path), readers=1, acquire_timeout=0.2) as pool:
         await make_table(pool)

@@ -260,6 +260,9 @@ class Pool:
             try:
                 yield reader.conn
             finally:
+                # A raw BEGIN left open in the block would pin this reader's
+                # snapshot for every later caller; queued ahead of them all.
+                reader.conn._post(_end_transaction)
                 reader.checked_out = False
 
     # ------------------------------------------------------------------ writes
