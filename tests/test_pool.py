@@ -11,7 +11,7 @@ import pytest
 
 import aiolite
 from tests.frameworks import Framework
-from tests.helpers import GUARD
+from tests.helpers import GUARD, WorkerGate
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -250,6 +250,32 @@ async def test_a_reader_block_cannot_leave_a_transaction_open(
             assert await pool.fetchval("SELECT count(*) FROM t") == n
             async with pool.reader() as db:
                 assert await (await db.execute("SELECT count(*) FROM t")).get == n
+
+
+async def test_fetchone_closes_its_statement_before_the_next_request(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """Found by tests/stress/test_load.py at full size: stale reads on a shared reader.
+
+    ``pool.fetchone`` left its statement open until a later request closed
+    it, and the worker ran the requests queued behind it in between, inside
+    that statement's read snapshot: another task's read there missed writes
+    its task had already been told were committed.
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=1) as pool:
+        await make_table(pool)
+        await pool.executemany("INSERT INTO t(x) VALUES (?)", [(1,), (2,), (3,)])
+        gate = WorkerGate()
+        async with pool.reader() as reader, fw.task_group() as group:
+            group.start_soon(reader.run, gate.hold)  # the worker waits; requests queue
+            first = group.start_soon(pool.fetchone, "SELECT x FROM t ORDER BY x")
+            async with fw.fail_after(GUARD):
+                while pool.stats().reads_in_flight < 1:
+                    await fw.checkpoint()
+            txn_state = group.start_soon(reader.run, lambda conn: conn.txn_state())
+            gate.open()
+        assert first.result == (1,)
+        assert txn_state.result == apsw.SQLITE_TXN_NONE  # no snapshot left behind
 
 
 async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ from ._cursor import (
     PendingCursor,
     Statement,
     close_in_worker,
+    execute_first_in_worker,
+    execute_first_inline,
     execute_in_worker,
     execute_inline,
 )
@@ -260,13 +262,14 @@ class Connection(
         many: bool,
         size: int,
         *,
-        read_ahead: bool = True,
+        first_only: bool = False,
     ) -> tuple[Statement, list[RowT], bool]:
         """Run ``sql`` and fetch up to ``size`` rows: inline if it is a proven tiny read.
 
         Returns the statement (still open unless done), the rows, and whether
-        the statement has finished. Inline, with ``read_ahead``, it fetches
-        more rows while its time allows (for a cursor that will want them).
+        the statement has finished. Inline, for a cursor that will want more
+        rows, it reads ahead while its time allows; with ``first_only`` it
+        reads none ahead and closes the statement in the same run instead.
         """
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
@@ -276,12 +279,12 @@ class Connection(
             statement = Statement(self._row_factory, engine.abandon_inline)
             started = monotonic()
             batch = engine.run_inline(
-                execute_inline,
+                execute_first_inline if first_only else execute_inline,
                 statement,
                 sql,
                 bindings,
                 size,
-                self._max_batch if read_ahead else size,
+                size if first_only else self._max_batch,
                 started + _READ_AHEAD_SECONDS,
             )
             if batch is ABANDONED:
@@ -294,7 +297,8 @@ class Connection(
                     await engine.adapter.checkpoint()
                 return statement, *batch
         statement = Statement(self._row_factory, engine.abandon_inline)
-        rows, done = await self._call(execute_in_worker, statement, sql, bindings, many, size)
+        run = execute_first_in_worker if first_only else execute_in_worker
+        rows, done = await self._call(run, statement, sql, bindings, many, size)
         if policy is not None and not many:
             policy.learned(sql, statement.readonly, statement.elapsed)
         return statement, rows, done

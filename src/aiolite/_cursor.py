@@ -215,6 +215,31 @@ def close_in_worker(conn: apsw.Connection, statement: Statement) -> None:
     statement.close()
 
 
+def _closing(run: Callable[..., tuple[list[Any], bool]]) -> Callable[..., tuple[list[Any], bool]]:
+    """``run`` for a caller that wants only the first rows: close the statement in the same run.
+
+    An unfinished statement holds its connection's read snapshot. Closed by
+    a later request, it left a gap in which the worker ran other requests
+    queued on that connection (other tasks' reads on a shared pool reader),
+    and they saw the database as it was when the statement started: writes
+    their own tasks had been told were committed were missing.
+    """
+
+    def run_and_close(
+        conn: apsw.Connection, statement: Statement, *args: Any
+    ) -> tuple[list[Any], bool]:
+        rows, done = run(conn, statement, *args)
+        if not done:
+            statement.close()
+        return rows, True
+
+    return run_and_close
+
+
+execute_first_in_worker = _closing(execute_in_worker)
+execute_first_inline = _closing(execute_inline)
+
+
 class Cursor(AsyncClosing, Generic[RowT]):
     """The rows of one ``execute``: iterate with ``async for`` or fetch them.
 

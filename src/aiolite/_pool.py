@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 import apsw
 
 from ._connection import Bindings, Connection, connect
-from ._cursor import Statement, close_in_worker, execute_in_worker
+from ._cursor import Statement, execute_in_worker
 from ._errors import ConnectionClosedError
 from ._group_commit import (
     DONE,
@@ -113,9 +113,7 @@ class _Reader:
 
 async def _fetch(conn: Connection[Any], sql: str, bindings: Bindings, limit: int) -> list[Any]:
     """Up to ``limit`` rows of ``sql``: one trip to the worker, or none for a tiny read."""
-    statement, rows, done = await conn._first_batch(sql, bindings, False, limit, read_ahead=False)
-    if not done:
-        conn._post(close_in_worker, statement)
+    _, rows, _ = await conn._first_batch(sql, bindings, False, limit, first_only=True)
     return rows[:limit]
 
 
