@@ -278,6 +278,40 @@ async def test_fetchone_closes_its_statement_before_the_next_request(
         assert txn_state.result == apsw.SQLITE_TXN_NONE  # no snapshot left behind
 
 
+async def test_a_plain_read_never_shares_a_reader_blocks_snapshot(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """Found by tests/stress/test_load.py at full size: with every reader in a block.
+
+    Plain reads then queued on a block's reader, ran between the block's
+    requests, and shared the snapshot its open cursor held: another task
+    missed a write it had already seen committed. Now they wait for a
+    reader; a task's own reads inside its block use its block's reader.
+    """
+    async with aiolite.open_pool(path_of(tmp_path), readers=1) as pool:
+        await make_table(pool)
+        await pool.executemany("INSERT INTO t(x) VALUES (?)", [(i,) for i in range(5000)])
+        counts: list[int] = []
+        written = fw.event()
+
+        async def count() -> None:  # started outside the block: not one of its tasks
+            await written.wait()
+            counts.append(await pool.fetchval("SELECT count(*) FROM t"))
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            group.start_soon(count)
+            async with pool.reader() as db:
+                cursor = await db.execute("SELECT x FROM t")  # stays open: more rows to come
+                assert await cursor.fetchone() == (0,)
+                await pool.execute("INSERT INTO t(x) VALUES (-1)")
+                written.set()
+                for _ in range(3):  # round trips in which a queued read would run
+                    assert await db.run(lambda conn: 1) == 1
+                assert await pool.fetchval("SELECT 7") == 7  # this block's own reader
+                await cursor.aclose()
+        assert counts == [5001]
+
+
 async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:
     async with aiolite.open_pool(path_of(tmp_path), readers=1, acquire_timeout=0.2) as pool:
         await make_table(pool)
@@ -316,13 +350,14 @@ async def test_acquire_timeout(fw: Framework, tmp_path: Path) -> None:
             group.start_soon(hold, pool.reader)
             await holding.wait()
             assert pool.stats().readers_checked_out == 1
-            assert await pool.fetchval("SELECT 1") == 1  # plain reads never wait for a reader
+            with pytest.raises(aiolite.PoolTimeout):  # every reader is a block's: reads wait
+                await pool.fetchval("SELECT 1")
             refused = group.start_soon(second_reader)
             while not refused.finished:
                 await fw.sleep(0.01)
             release.set()
         assert isinstance(refused.error, aiolite.PoolTimeout)
-        assert pool.stats().timeouts == 3
+        assert pool.stats().timeouts == 4  # the plain read counts too
         await pool.execute("INSERT INTO t(x) VALUES ('fine')")
         assert await pool.fetchall("SELECT x FROM t") == [("fine",)]
 

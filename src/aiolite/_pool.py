@@ -12,8 +12,11 @@ Waiting is bounded: a writer block, a reader block or a queued write that
 cannot get its connection within ``acquire_timeout`` fails with
 :class:`PoolTimeout`, and so does a write that waited out ``busy_timeout``
 for another *process* to release the file's write lock. Plain reads
-(``fetchall``/``fetchone``) never wait for a free reader: they queue on the
-least busy one, whose worker runs them back to back.
+(``fetchall``/``fetchone``) do not wait for a reader that is merely busy:
+they queue on the least busy one, whose worker runs them back to back. They
+never run on a reader a ``pool.reader()`` block holds (a read between the
+block's requests would share its open cursor's snapshot), so when blocks
+hold every reader they wait, like a block, up to ``acquire_timeout``.
 
 Durability: the contract says a write is durable when it returns, so the
 default is ``synchronous="FULL"``: the WAL is fsynced at every commit (one
@@ -73,6 +76,9 @@ _writer_held: ContextVar[frozenset[int]] = ContextVar(
     "aiolite pool writer blocks", default=frozenset()
 )
 """ids of the pools whose writer block this context is inside."""
+
+_reader_held: ContextVar[tuple[_Reader, ...]] = ContextVar("aiolite pool reader blocks", default=())
+"""The readers whose ``pool.reader()`` block this context is inside."""
 
 
 def _is_memory(path: str) -> bool:
@@ -227,6 +233,17 @@ class Pool:
             if not self._readers:
                 return await _fetch_shared(self._writer, sql, bindings, limit)
             reader = min(self._readers, key=_load)
+            own = [r for r in _reader_held.get() if r in self._readers]
+            if own:  # in this task's reader block: its own connection
+                reader = own[-1]
+            elif reader.checked_out:
+                # Every reader is some block's alone. A read run between that
+                # block's requests would share the snapshot its open cursor
+                # holds, and miss writes its own task saw committed: wait.
+                async with self.reader() as conn:
+                    rows = await _fetch_shared(conn, sql, bindings, limit)
+                self._reads += 1
+                return rows
             reader.in_flight += 1
             try:
                 rows = await _fetch_shared(reader.conn, sql, bindings, limit)
@@ -255,9 +272,11 @@ class Pool:
             # otherwise hold up the block (all of them, behind a long scan).
             reader = min((r for r in self._readers if not r.checked_out), key=_load)
             reader.checked_out = True
+            token = _reader_held.set((*_reader_held.get(), reader))
             try:
                 yield reader.conn
             finally:
+                _reader_held.reset(token)
                 # A raw BEGIN left open in the block would pin this reader's
                 # snapshot for every later caller; queued ahead of them all.
                 reader.conn._post(_end_transaction)
