@@ -34,7 +34,7 @@ import asyncio
 import os
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
@@ -276,7 +276,8 @@ class Pool:
             try:
                 yield reader.conn
             finally:
-                _reader_held.reset(token)
+                with suppress(ValueError):  # finalized outside its task (a loop closed by hand)
+                    _reader_held.reset(token)
                 # A raw BEGIN left open in the block would pin this reader's
                 # snapshot for every later caller; queued ahead of them all.
                 reader.conn._post(_end_transaction)
