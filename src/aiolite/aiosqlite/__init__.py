@@ -1,8 +1,9 @@
 """aiosqlite 0.22, to the letter, on the aiolite engine: change one import.
 
 ``import aiolite.aiosqlite as aiosqlite`` gives aiosqlite's whole public API
-with the standard library ``sqlite3`` underneath and its semantics, plus
-what aiolite's engine brings: cancelling the awaiting task really stops the
+with sqlite3's semantics and exception classes, run on APSW's SQLite (the
+one SQLite library aiolite uses, so this module and aiolite's pool can share
+a file), plus what aiolite's engine brings: cancelling the awaiting task really stops the
 query inside SQLite (the connection stays usable), trio and anyio work, a
 forgotten connection never hangs the process at exit, and it is faster.
 
@@ -23,16 +24,14 @@ from sqlite3 import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
-    Row,
     Warning,
     paramstyle,
     register_adapter,
     register_converter,
-    sqlite_version,
-    sqlite_version_info,
 )
 
 from .__version__ import __version__
+from ._dbapi import Row, sqlite_version, sqlite_version_info
 from .blob import Blob
 from .core import Connection, Cursor, connect
 

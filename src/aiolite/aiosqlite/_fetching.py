@@ -1,12 +1,12 @@
 """Worker-side bodies of the cursor requests: run a statement and read rows ahead.
 
-A ``sqlite3`` cursor steps its first row inside ``execute``; these read a
+A sqlite3 cursor steps its first row inside ``execute``; these read a
 batch of rows in that same request, so a small query costs one round trip to
 the worker however it is fetched afterwards, and long results come in
-batches that grow. Rows are read as plain tuples (the sqlite3 cursor's
-``row_factory`` is cleared) and the async cursor applies the row factory
-when it hands each row out, so, as with sqlite3, the factory in force at
-fetch time is the one used.
+batches that grow. Rows are read as plain tuples (converters and
+``text_factory`` applied, no row factory) and the async cursor applies the
+row factory when it hands each row out, so, as with sqlite3, the factory in
+force at fetch time is the one used.
 
 If producing a row fails part way through a batch, the rows before it are
 delivered and the error is raised by the fetch that reaches it, as sqlite3
@@ -15,10 +15,10 @@ would when fetching row by row.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from itertools import islice
 from typing import Any
+
+from ._dbapi import Connection, Cursor
 
 FIRST_BATCH = 128
 """Rows read by ``execute`` itself: most results fit, so ``fetchall`` costs no extra trip."""
@@ -26,39 +26,34 @@ FIRST_BATCH = 128
 MAX_BATCH = 4096
 """Batches double up to this many rows."""
 
-RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], Any] | None
+RowFactory = Callable[[Cursor, tuple[Any, ...]], Any] | None
 Batch = tuple[list[tuple[Any, ...]], bool, Exception | None]
 """Rows, whether the statement is finished, and an error to raise after those rows."""
 
 _NOTHING: Batch = ([], True, None)
 
 
-def fetch(cursor: sqlite3.Cursor, size: int | None) -> Batch:
+def fetch(cursor: Cursor, size: int | None) -> Batch:
     """Up to ``size`` rows (all when None) as tuples."""
-    cursor.row_factory = None
-    rows: list[tuple[Any, ...]] = []
-    try:
-        rows.extend(cursor if size is None else islice(cursor, size))
-    except Exception as exc:
+    rows, error = cursor.fetch_rows(size)
+    if error is not None:
         if not rows:
-            raise
-        return rows, True, exc
-    return rows, size is None or len(rows) < size, None
+            raise error
+        return rows, True, error
+    return rows, cursor.finished, None
 
 
-def execute(cursor: sqlite3.Cursor, sql: str, parameters: Any, size: int) -> Batch:
+def execute(cursor: Cursor, sql: str, parameters: Any, size: int) -> Batch:
     """``cursor.execute`` and the first ``size`` rows, in one request."""
-    cursor.row_factory = None
     cursor.execute(sql, parameters)
-    if cursor.description is None:
+    if cursor.finished:
         return _NOTHING
     return fetch(cursor, size)
 
 
 def execute_new(
-    conn: sqlite3.Connection, sql: str, parameters: Any, size: int
-) -> tuple[sqlite3.Cursor, RowFactory, Batch]:
+    conn: Connection, sql: str, parameters: Any, size: int
+) -> tuple[Cursor, RowFactory, Batch]:
     """``conn.execute``: a new cursor (its row factory is the connection's), run, first rows."""
     cursor = conn.cursor()
-    factory = cursor.row_factory
-    return cursor, factory, execute(cursor, sql, parameters, size)
+    return cursor, cursor.row_factory, execute(cursor, sql, parameters, size)

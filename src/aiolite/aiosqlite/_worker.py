@@ -19,11 +19,19 @@ from contextlib import suppress
 from typing import Any
 
 from .._engine import Engine
+from ._dbapi import Connection
 
 
-def invoke(_conn: Any, function: Callable[..., Any], *args: Any) -> Any:
-    """Engine request body: call ``function(*args)`` in the worker (the connection is bound)."""
-    return function(*args)
+def invoke(conn: Connection, function: Callable[..., Any], *args: Any) -> Any:
+    """Engine request body: call ``function(*args)`` in the worker (the connection is bound).
+
+    Afterwards the connection records the state the event loop reads
+    (``in_transaction``, ``total_changes``) while later requests run.
+    """
+    try:
+        return function(*args)
+    finally:
+        conn.remember_state()
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -87,10 +95,10 @@ class Worker:
         engine.post(self._run_posted, future, function)
 
     def _run_posted(
-        self, _conn: Any, future: asyncio.Future[Any] | None, function: Callable[[], Any]
+        self, conn: Connection, future: asyncio.Future[Any] | None, function: Callable[[], Any]
     ) -> None:
         try:
-            value = function()
+            value = invoke(conn, function)
         except BaseException as exc:
             if future is not None:
                 deliver(future, None, exc)

@@ -1,16 +1,15 @@
-"""Incremental blob I/O (``sqlite3.Blob``, Python 3.11+) with awaitable methods.
+"""Incremental blob I/O (``sqlite3.Blob``'s API) with awaitable methods.
 
-aiosqlite has no ``blobopen``; this is an aiolite addition. A ``sqlite3.Blob``
-may only be used in the thread that owns its connection, so each call is a
-request to the worker.
+aiosqlite has no ``blobopen``; this is an aiolite addition. The blob belongs
+to the connection's worker thread, so each call is a request to the worker.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 from .._part import AsyncClosing
+from . import _dbapi
 
 if TYPE_CHECKING:
     from .core import Connection
@@ -33,7 +32,7 @@ class Blob(AsyncClosing):
     b'hello'
     """
 
-    def __init__(self, conn: Connection, blob: sqlite3.Blob) -> None:
+    def __init__(self, conn: Connection, blob: _dbapi.Blob) -> None:
         self._conn = conn
         self._blob = blob
 

@@ -1,9 +1,12 @@
 """The aiosqlite ``Connection`` and ``connect()``, on the aiolite engine.
 
-Every call runs the standard library's ``sqlite3`` in the connection's
-worker thread, one at a time in submission order, exactly as aiosqlite does,
-so sqlite3's semantics (implicit transactions, ``row_factory``,
-``text_factory``, its exception types) are unchanged. What the engine adds:
+Every call runs in the connection's worker thread, one at a time in
+submission order, exactly as aiosqlite does. The connection underneath is
+:mod:`._dbapi`'s: sqlite3's API and semantics (implicit transactions,
+``row_factory``, ``text_factory``, adapters and converters, its exception
+types) on APSW's SQLite, the one library the rest of aiolite uses, so an
+``aiolite.aiosqlite`` connection and an aiolite pool can share a file
+safely. What the engine adds:
 cancelling the awaiting task really stops the query inside SQLite and leaves
 the connection usable; trio and anyio work; the worker is a daemon thread
 that is closed at exit, so a forgotten connection never hangs the process;
@@ -27,7 +30,7 @@ from .._callbacks import bridge
 from .._engine import Engine
 from .._errors import ConnectionClosedError, WrongEventLoopError
 from .._frameworks import current_adapter
-from . import _fetching
+from . import _dbapi, _fetching
 from ._worker import Worker, invoke
 from .blob import Blob
 from .context import contextmanager
@@ -67,7 +70,7 @@ class Connection:
 
     def __init__(
         self,
-        connector: Callable[[], sqlite3.Connection],
+        connector: Callable[[], _dbapi.Connection],
         iter_chunk_size: int,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -78,7 +81,7 @@ class Connection:
                 stacklevel=2,
             )
         self._running = True
-        self._connection: sqlite3.Connection | None = None
+        self._connection: _dbapi.Connection | None = None
         self._connector = connector
         self._iter_chunk_size = iter_chunk_size
         self._tx = Worker()
@@ -90,7 +93,7 @@ class Connection:
         return self._tx.thread
 
     @property
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> _dbapi.Connection:
         if self._connection is None:
             raise ValueError("no active connection")
         return self._connection
@@ -350,7 +353,7 @@ class Connection:
 
     async def backup(
         self,
-        target: Connection | sqlite3.Connection,
+        target: Connection | _dbapi.Connection | sqlite3.Connection,
         *,
         pages: int = 0,
         progress: Callable[[int, int, int], object] | None = None,
@@ -373,7 +376,8 @@ class Connection:
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction
+        """As of the last request that finished (the worker may be running the next)."""
+        return self._conn.last_in_transaction
 
     @property
     def isolation_level(self) -> str | None:
@@ -438,7 +442,8 @@ class Connection:
 
     @property
     def total_changes(self) -> int:
-        return self._conn.total_changes
+        """As of the last request that finished (the worker may be running the next)."""
+        return self._conn.last_total_changes
 
     def __repr__(self) -> str:
         state = "open" if self._connection is not None else "closed"
@@ -452,13 +457,22 @@ _NO_AUTOCOMMIT = object()
 """sqlite3 before Python 3.12 has no ``autocommit`` attribute."""
 
 
-def _opened(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, Any]:
-    """The connection, and its ``autocommit`` (its getter refuses other threads)."""
+def _opened(conn: Any) -> tuple[_dbapi.Connection, Any]:
+    """The connection, and its ``autocommit`` (sqlite3 has it from Python 3.12)."""
+    if not isinstance(conn, _dbapi.Connection):
+        close = getattr(conn, "close", None)
+        if close is not None:
+            close()
+        raise TypeError(
+            "an aiolite.aiosqlite connector must return an aiolite.aiosqlite dbapi connection "
+            f"(got {type(conn).__name__}): aiolite runs every connection on APSW's SQLite, "
+            "because two SQLite libraries in one process corrupt a file they share"
+        )
     return conn, getattr(conn, "autocommit", _NO_AUTOCOMMIT)
 
 
 def _set_attribute(
-    conn: sqlite3.Connection, name: str, value: Any, worker: Worker | None, pending: Any
+    conn: _dbapi.Connection, name: str, value: Any, worker: Worker | None, pending: Any
 ) -> None:
     """Set ``conn.<name>`` in the worker; then clear ``worker.isolation_pending`` if ours."""
     try:
@@ -474,18 +488,18 @@ def _params(parameters: Iterable[Any] | None) -> Any:
     return () if parameters is None else parameters
 
 
-def _execute_insert(conn: sqlite3.Connection, sql: str, parameters: Any) -> Any:
+def _execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
     cursor = conn.execute(sql, parameters)
     cursor.execute("SELECT last_insert_rowid()")
     return cursor.fetchone()
 
 
-def _execute_fetchall(conn: sqlite3.Connection, sql: str, parameters: Any) -> list[Any]:
+def _execute_fetchall(conn: _dbapi.Connection, sql: str, parameters: Any) -> list[Any]:
     return conn.execute(sql, parameters).fetchall()
 
 
 def _create_function(
-    conn: sqlite3.Connection,
+    conn: _dbapi.Connection,
     name: str,
     num_params: int,
     func: Any,
@@ -495,8 +509,8 @@ def _create_function(
 
 
 def _backup(
-    conn: sqlite3.Connection,
-    target: sqlite3.Connection,
+    conn: _dbapi.Connection,
+    target: _dbapi.Connection | sqlite3.Connection,
     pages: int,
     progress: Any,
     name: str,
@@ -506,7 +520,7 @@ def _backup(
 
 
 def _blobopen(
-    conn: sqlite3.Connection, table: str, column: str, row: int, readonly: bool, name: str
+    conn: _dbapi.Connection, table: str, column: str, row: int, readonly: bool, name: str
 ) -> Any:
     return conn.blobopen(table, column, row, readonly=readonly, name=name)
 
@@ -529,11 +543,12 @@ def connect(
     loop: asyncio.AbstractEventLoop | None = None,
     **kwargs: Any,
 ) -> Connection:
-    """Open ``database`` with ``sqlite3.connect(database, **kwargs)`` in a worker thread.
+    """Open ``database`` in a worker thread, as ``sqlite3.connect(database, **kwargs)`` would.
 
     Await the result, or use it with ``async with`` to also close it. Any
     ``sqlite3.connect`` keyword works (``timeout``, ``detect_types``,
-    ``isolation_level``, ``uri``, ``autocommit`` on Python 3.12+, ...).
+    ``isolation_level``, ``uri``, ``autocommit`` on Python 3.12+, ...);
+    the database runs on APSW's SQLite with sqlite3's semantics.
     """
     if loop is not None:
         warn(
@@ -548,7 +563,7 @@ def connect(
     else:
         location = str(database)
 
-    def connector() -> sqlite3.Connection:
-        return sqlite3.connect(location, **kwargs)  # type: ignore[no-any-return]
+    def connector() -> _dbapi.Connection:
+        return _dbapi.connect(location, **kwargs)
 
     return Connection(connector, iter_chunk_size)

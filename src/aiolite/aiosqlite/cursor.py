@@ -1,4 +1,4 @@
-"""The async cursor: a ``sqlite3.Cursor`` whose calls run in the connection's worker.
+"""The async cursor: a sqlite3-style cursor whose calls run in the connection's worker.
 
 Rows are read ahead in batches (see ``_fetching``) and handed out from a
 buffer, so ``fetchone``/``fetchmany``/``async for`` usually cost no round
@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._part import AsyncClosing
-from . import _fetching
+from . import _dbapi, _fetching
+from ._dbapi.rows import resolve_factory
 from ._fetching import Batch, RowFactory
 
 if TYPE_CHECKING:
@@ -40,14 +41,15 @@ class Cursor(AsyncClosing):
     def __init__(
         self,
         conn: Connection,
-        cursor: sqlite3.Cursor,
+        cursor: _dbapi.Cursor,
         row_factory: RowFactory = None,
         first: Batch | None = None,
     ) -> None:
         self.iter_chunk_size = conn._iter_chunk_size
         self._conn = conn
         self._cursor = cursor
-        self._row_factory: RowFactory = cursor.row_factory if first is None else row_factory
+        self._row_factory_set: RowFactory = cursor.row_factory if first is None else row_factory
+        self._row_factory: RowFactory = resolve_factory(self._row_factory_set)
         self._rows: deque[tuple[Any, ...]] = deque()
         self._done = True
         self._error: Exception | None = None
@@ -233,13 +235,14 @@ class Cursor(AsyncClosing):
     @property
     def row_factory(self) -> RowFactory:
         """Shapes each row as it is fetched (``sqlite3.Row``, a function, or None for tuples)."""
-        return self._row_factory
+        return self._row_factory_set
 
     @row_factory.setter
     def row_factory(self, factory: RowFactory) -> None:
-        self._row_factory = factory
+        self._row_factory_set = factory
+        self._row_factory = resolve_factory(factory)
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying ``sqlite3.Connection`` (as in aiosqlite)."""
+    def connection(self) -> _dbapi.Connection:
+        """The underlying sqlite3-style connection (as in aiosqlite)."""
         return self._cursor.connection

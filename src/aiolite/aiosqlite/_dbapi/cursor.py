@@ -1,0 +1,286 @@
+"""``sqlite3.Cursor``'s semantics on an APSW cursor.
+
+The statement runs on APSW; what sqlite3 adds on top is reproduced here:
+one statement per ``execute`` (checked before anything runs), the implicit
+``BEGIN`` before DML, ``rowcount``/``lastrowid``/``description`` exactly as
+sqlite3 reports them, converters and ``text_factory`` applied to each row,
+and sqlite3's exception classes.
+
+APSW calls the cursor's exec tracer once per statement, after preparing it
+and before its first step: that is where the statement's columns are read
+(``description`` is known even for a query that returns no rows), where a
+second statement in the text is refused, and where ``executemany`` refuses
+a statement that does not write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from .errors import CLOSED_CURSOR, DML_ONLY, ONE_STATEMENT, translate
+from .parameters import bindings
+from .rows import Converter, Description, column_name, resolve_factory, row_converter
+from .script import run_script
+from .sql_text import is_dml, only_trivia
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+
+class Cursor:
+    """A cursor with sqlite3's behaviour (see the module docstring)."""
+
+    def __init__(self, connection: Connection) -> None:
+        from .connection import Connection
+
+        if not isinstance(connection, Connection):
+            raise TypeError(f"expected aiolite.aiosqlite connection, got {type(connection)!r}")
+        self.connection = connection
+        self.arraysize = 1
+        self.row_factory: Any = connection.row_factory
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.description: Description | None = None
+        self.column_names: tuple[str, ...] = ()
+        self._cursor = connection.check_open().cursor()
+        self._closed = False
+        self._active = False  # a statement has rows left to read
+        self._dml = False
+        self._many = False
+        self._sql = ""
+        self._statements = 0
+        self._convert: Converter | None = None
+        self._was_open = False
+
+    # ----------------------------------------------------------------- checks
+
+    def _check(self) -> apsw.Cursor:
+        self.connection.check_open()
+        if self._closed:
+            raise sqlite3.ProgrammingError(CLOSED_CURSOR)
+        return self._cursor
+
+    def _on_statement(self, cursor: apsw.Cursor, sql: str, values: Any) -> bool:
+        """APSW's exec tracer: runs before each statement (and each executemany row)."""
+        if not cursor.has_vdbe:  # only whitespace and comments: nothing runs
+            if self._many and not self._statements:
+                raise sqlite3.ProgrammingError(DML_ONLY)
+            return True
+        self._statements += 1
+        if isinstance(values, (tuple, list)) and len(values) != cursor.bindings_count:
+            # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
+            raise sqlite3.ProgrammingError(
+                "Incorrect number of bindings supplied. The current statement uses "
+                f"{cursor.bindings_count}, and there are {len(values)} supplied."
+            )
+        if self._statements > 1:
+            if not self._many:  # (the text check below normally stops this earlier)
+                raise sqlite3.ProgrammingError(ONE_STATEMENT)
+            if self._dml:  # the previous execution finished: count what it changed
+                self.rowcount += self.connection.check_open().changes()
+            return True
+        # cursor.sql is SQLite's own text of the statement, up to its ";": what
+        # follows it must be whitespace and comments only (sqlite3's rule).
+        statement = cursor.sql or sql
+        at = self._sql.find(statement)
+        if at >= 0 and not only_trivia(self._sql, at + len(statement)):
+            raise sqlite3.ProgrammingError(ONE_STATEMENT)
+        if self._many and cursor.is_readonly:
+            raise sqlite3.ProgrammingError(DML_ONLY)
+        columns = cursor.description
+        if columns:
+            parse = bool(self.connection.detect_types & sqlite3.PARSE_COLNAMES)
+            names = tuple(column_name(column[0], parse) for column in columns)
+            self.column_names = names
+            self.description = tuple((name, None, None, None, None, None, None) for name in names)
+            self._convert = row_converter(
+                [(column[0], column[1]) for column in columns],
+                self.connection.detect_types,
+                self.connection.text_factory,
+                self.connection.float_text,
+            )
+        return True
+
+    def _begin(self, sql: str, many: bool) -> apsw.Cursor | None:
+        """Reset for a new statement; None when it is a ``ROLLBACK`` with nothing to undo."""
+        cursor = self._check()
+        if not isinstance(sql, str):
+            raise TypeError(f"execute() argument 1 must be str, not {type(sql).__name__}")
+        if "\x00" in sql:
+            sql.encode()  # sqlite3 reports a surrogate first
+            raise sqlite3.ProgrammingError("the query contains a null character")
+        skip = self.connection.refuse_if_lost(sql)
+        self._active = False
+        self._sql = sql
+        self._many = many
+        self._statements = 0
+        self._dml = dml = is_dml(sql)
+        self.rowcount = 0 if dml else -1
+        self.description = None
+        self.column_names = ()
+        self._convert = None
+        if skip:
+            return None
+        # Whether statements before this one are at stake if SQLite rolls back
+        # underneath it: a transaction begun just for it loses nothing else.
+        self._was_open = self.connection.check_open().in_transaction
+        self.connection.begin_if_needed(dml)
+        return cursor
+
+    def _fail(self, was_open: bool, exc: BaseException) -> BaseException:
+        """The error to raise for ``exc``, after noting a transaction SQLite rolled back."""
+        self._active = False
+        self.connection.note_failure(was_open, exc)
+        return translate(exc)
+
+    # ---------------------------------------------------------------- running
+
+    def execute(self, sql: str, parameters: Any = ()) -> Cursor:
+        """Run one statement; its first row is stepped here, as sqlite3 does."""
+        cursor = self._begin(sql, many=False)
+        if cursor is None:
+            return self
+        values = bindings(parameters)
+        apsw_connection = self.connection.check_open()
+        cursor.exec_trace = self._on_statement
+        try:
+            cursor.execute(sql, values)
+        except BaseException as exc:
+            raise self._fail(self._was_open, exc) from exc
+        finally:
+            cursor.exec_trace = None
+        self.lastrowid = apsw_connection.last_insert_rowid()
+        self._active = self.description is not None
+        if not self._active:
+            self._finished()
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
+        """Run one writing statement once per parameter set; rows it returns are discarded."""
+        cursor = self._begin(sql, many=True)
+        if cursor is None:
+            return self
+        cursor.exec_trace = self._on_statement
+        try:
+            for _ in cursor.executemany(sql, (bindings(values) for values in seq_of_parameters)):
+                pass
+        except BaseException as exc:
+            raise self._fail(self._was_open, exc) from exc
+        finally:
+            cursor.exec_trace = None
+        if self._statements:
+            self._finished()
+        self.description = None
+        return self
+
+    def executescript(self, sql_script: str) -> Cursor:
+        """Run a script (commits a pending transaction first, as sqlite3 does)."""
+        self._check()
+        if not isinstance(sql_script, str):
+            raise TypeError(
+                f"executescript() argument must be str, not {type(sql_script).__name__}"
+            )
+        if "\x00" in sql_script:
+            sql_script.encode()  # sqlite3 reports a surrogate first
+            raise ValueError("embedded null character")
+        connection = self.connection
+        connection.refuse_if_lost(None)
+        connection.commit_before_script()
+        self._active = False
+        self.rowcount = -1
+        self.description = None
+        was_open = connection.check_open().in_transaction
+        try:
+            run_script(connection.check_open(), sql_script)
+        except BaseException as exc:
+            raise self._fail(was_open, exc) from exc
+        return self
+
+    def _finished(self) -> None:
+        self._active = False
+        if self._dml:
+            self.rowcount += self.connection.check_open().changes()
+
+    # --------------------------------------------------------------- fetching
+
+    def fetch_rows(self, size: int | None) -> tuple[list[tuple[Any, ...]], Exception | None]:
+        """Up to ``size`` rows (all when None) as converted tuples, before any row factory.
+
+        If producing a row fails, the rows before it are returned with the
+        error, so the caller can hand them out before raising it.
+        """
+        cursor = self._check()
+        rows: list[tuple[Any, ...]] = []
+        if not self._active:
+            return rows, None
+        was_open = self._was_open
+        error: Exception | None = None
+        try:
+            rows.extend(cursor if size is None else islice(cursor, size))
+        except Exception as exc:
+            error = self._fail(was_open, exc)  # type: ignore[assignment]
+            if error is not exc:
+                error.__cause__ = exc  # type: ignore[union-attr]
+            if rows:
+                # sqlite3 steps one row ahead: the row before the failing one is
+                # never handed out, the fetch that would return it raises.
+                rows.pop()
+        else:
+            if size is None or len(rows) < size:
+                self._finished()
+        convert = self._convert
+        if convert is not None:
+            rows = [convert(row) for row in rows]
+        return rows, error
+
+    @property
+    def finished(self) -> bool:
+        """True once the statement has no rows left to read."""
+        return not self._active
+
+    def _shaped(self, size: int | None) -> list[Any]:
+        rows, error = self.fetch_rows(size)
+        if error is not None:
+            raise error
+        factory = resolve_factory(self.row_factory)
+        if factory is None:
+            return rows
+        return [factory(self, row) for row in rows]
+
+    def fetchone(self) -> Any:
+        rows = self._shaped(1)
+        return rows[0] if rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._shaped(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        return self._shaped(None)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        rows = self._shaped(1)
+        if not rows:
+            raise StopIteration
+        return rows[0]
+
+    def close(self) -> None:
+        """Close the cursor (idempotent); the connection must still be open."""
+        self.connection.check_open()
+        if not self._closed:
+            self._closed = True
+            self._active = False
+            self._cursor.close()
+
+    def setinputsizes(self, sizes: Any, /) -> None:
+        """Required by the DB-API; does nothing, as in sqlite3."""
+
+    def setoutputsize(self, size: Any, column: Any = None, /) -> None:
+        """Required by the DB-API; does nothing, as in sqlite3."""

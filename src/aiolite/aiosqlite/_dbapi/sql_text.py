@@ -1,0 +1,56 @@
+"""What sqlite3 reads from the text of a statement before running it.
+
+sqlite3 decides two things from the SQL text alone: whether a statement is
+"DML" (``INSERT``/``UPDATE``/``DELETE``/``REPLACE``: it opens an implicit
+transaction and counts ``rowcount``), and whether anything but whitespace
+and comments follows the first statement (``execute`` refuses more than
+one). Both are reproduced here on the same rules.
+"""
+
+from __future__ import annotations
+
+_DML = ("insert", "update", "delete", "replace")
+
+
+def skip_trivia(sql: str, start: int = 0) -> int:
+    """Index of the first character from ``start`` that is not whitespace or a comment."""
+    end = len(sql)
+    i = start
+    while i < end:
+        char = sql[i]
+        if char in " \t\r\n\f":
+            i += 1
+        elif sql.startswith("--", i):
+            newline = sql.find("\n", i + 2)
+            i = end if newline < 0 else newline + 1
+        elif sql.startswith("/*", i):
+            close = sql.find("*/", i + 2)
+            i = end if close < 0 else close + 2
+        else:
+            break
+    return i
+
+
+def is_dml(sql: str) -> bool:
+    """True when the statement starts (after whitespace and comments) with a DML keyword.
+
+    >>> is_dml("  -- note\\n INSERT INTO t VALUES (1)"), is_dml("SELECT 1")
+    (True, False)
+    """
+    start = skip_trivia(sql)
+    head = sql[start : start + 7].lower()
+    return head.startswith(_DML)
+
+
+def leading_keyword(sql: str) -> str:
+    """The first word of the statement, lower-cased (``""`` when there is none)."""
+    start = skip_trivia(sql)
+    end = start
+    while end < len(sql) and sql[end].isalpha():
+        end += 1
+    return sql[start:end].lower()
+
+
+def only_trivia(sql: str, start: int = 0) -> bool:
+    """True when nothing but whitespace and comments follows ``start``."""
+    return skip_trivia(sql, start) >= len(sql)
