@@ -337,3 +337,65 @@ def test_process_exits_promptly_with_a_connection_left_open(tmp_path: Path) -> N
     assert check.execute("SELECT count(*) FROM t").fetchone() == (0,)  # uncommitted: rolled back
     assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     check.close()
+
+
+# ------------------------------------------- a transaction rolled back underneath
+
+
+async def test_cancelled_write_in_an_implicit_transaction_loses_nothing_silently(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """sqlite3 would carry on in autocommit and commit 'b' alone; the block must stay whole."""
+    async with aiosqlite.connect(tmp_path / "lost.db") as db:
+        await db.execute("CREATE TABLE t(x)")
+        await db.commit()
+        await db.execute("INSERT INTO t VALUES ('a')")  # implicit BEGIN
+        with pytest.raises(fw.timeout_error):
+            async with fw.fail_after(0.2):
+                await db.execute(ENDLESS_INSERT)
+        # SQLite rolled the whole transaction back; 'a' is gone.
+        with pytest.raises(sqlite3.OperationalError, match="transaction was rolled back"):
+            await db.execute("INSERT INTO t VALUES ('b')")
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            await db.commit()  # never returns normally over the lost statements
+        with pytest.raises(sqlite3.OperationalError, match="transaction was rolled back"):
+            await db.executemany("INSERT INTO t VALUES (?)", [("c",)])
+        await db.rollback()  # acknowledges it
+        assert await db.execute_fetchall("SELECT x FROM t") == []
+        await db.execute("INSERT INTO t VALUES ('d')")
+        await db.commit()
+        assert await db.execute_fetchall("SELECT x FROM t") == [("d",)]
+    async with aiosqlite.connect(tmp_path / "lost.db") as db:
+        assert await db.execute_fetchall("SELECT x FROM t") == [("d",)]
+
+
+async def test_a_rollback_statement_acknowledges_a_lost_transaction(
+    fw: Framework, tmp_path: Path
+) -> None:
+    async with aiosqlite.connect(tmp_path / "manual.db", isolation_level=None) as db:
+        await db.execute("CREATE TABLE t(x)")
+        await db.execute("BEGIN")
+        await db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(fw.timeout_error):
+            async with fw.fail_after(0.2):
+                await db.execute(ENDLESS_INSERT)
+        with pytest.raises(sqlite3.OperationalError, match="transaction was rolled back"):
+            await db.execute("COMMIT")
+        await db.execute("ROLLBACK")  # nothing left to undo: acknowledged, not an error
+        assert await db.execute_fetchall("SELECT count(*) FROM t") == [(0,)]
+        await _usable(fw, db)
+
+
+async def test_a_write_cancelled_in_its_own_implicit_transaction_is_just_a_failed_statement(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """No earlier statement was at stake, so nothing needs acknowledging."""
+    async with aiosqlite.connect(tmp_path / "own.db") as db:
+        await db.execute("CREATE TABLE t(x)")
+        await db.commit()
+        with pytest.raises(fw.timeout_error):
+            async with fw.fail_after(0.2):
+                await db.execute(ENDLESS_INSERT)
+        await db.execute("INSERT INTO t VALUES (1)")
+        await db.commit()
+        assert await db.execute_fetchall("SELECT x FROM t") == [(1,)]

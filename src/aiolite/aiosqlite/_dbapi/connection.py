@@ -110,6 +110,8 @@ class Connection:
         self.last_in_transaction = autocommit is False
         self.last_total_changes = 0
         self._trace: Callable[[str], object] | None = None
+        self.running: apsw.Cursor | None = None
+        """The APSW cursor of the statement being stepped (for the trace callback)."""
         flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
         if uri:
             flags |= apsw.SQLITE_OPEN_URI
@@ -340,8 +342,12 @@ class Connection:
     def _on_trace(self, event: dict[str, Any]) -> None:
         trace = self._trace
         if trace is not None:
+            # sqlite3 reports the running statement with its parameters expanded,
+            # also for the statements of the triggers it fires.
+            running = self.running
+            text = event["sql"] if running is None else (running.expanded_sql or event["sql"])
             with contextlib.suppress(Exception):  # sqlite3 ignores a failing trace callback
-                trace(event["sql"])
+                trace(text)
 
     def enable_load_extension(self, enabled: bool, /) -> None:
         self.check_open().enable_load_extension(enabled)

@@ -148,12 +148,14 @@ class Cursor:
         values = bindings(parameters)
         apsw_connection = self.connection.check_open()
         cursor.exec_trace = self._on_statement
+        self.connection.running = cursor
         try:
             cursor.execute(sql, values)
         except BaseException as exc:
             raise self._fail(self._was_open, exc) from exc
         finally:
             cursor.exec_trace = None
+            self.connection.running = None
         self.lastrowid = apsw_connection.last_insert_rowid()
         self._active = self.description is not None
         if not self._active:
@@ -166,6 +168,7 @@ class Cursor:
         if cursor is None:
             return self
         cursor.exec_trace = self._on_statement
+        self.connection.running = cursor
         try:
             for _ in cursor.executemany(sql, (bindings(values) for values in seq_of_parameters)):
                 pass
@@ -173,6 +176,7 @@ class Cursor:
             raise self._fail(self._was_open, exc) from exc
         finally:
             cursor.exec_trace = None
+            self.connection.running = None
         if self._statements:
             self._finished()
         self.description = None
@@ -220,6 +224,7 @@ class Cursor:
             return rows, None
         was_open = self._was_open
         error: Exception | None = None
+        self.connection.running = cursor
         try:
             rows.extend(cursor if size is None else islice(cursor, size))
         except Exception as exc:
@@ -233,6 +238,8 @@ class Cursor:
         else:
             if size is None or len(rows) < size:
                 self._finished()
+        finally:
+            self.connection.running = None
         convert = self._convert
         if convert is not None:
             rows = [convert(row) for row in rows]
