@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -193,14 +194,6 @@ def adapters_and_converters(connect: Connect, tmp: Path) -> list[Any]:
     finally:
         del sqlite3.adapters[(Money, sqlite3.PrepareProtocol)]
         del sqlite3.converters["POINT"]
-
-
-class _no_warning:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @scenario
