@@ -176,10 +176,10 @@ def adapters_and_converters(connect: Connect, tmp: Path) -> list[Any]:
         db.execute("CREATE TABLE t(p POINT, m TEXT, n INTEGER NOT NULL, d DATE, ts TIMESTAMP)")
         today = datetime.date(2026, 12, 2)
         moment = datetime.datetime(2026, 12, 2, 15, 48, 13)
-        with pytest.warns(DeprecationWarning) if sys.version_info >= (3, 12) else _no_warning():
-            db.execute(
-                "INSERT INTO t VALUES (?, ?, ?, ?, ?)", (Point(1, 2), Money(5), 3, today, moment)
-            )
+        values = (Point(1, 2), Money(5), 3, today, moment)
+        with warnings.catch_warnings():  # the default date adapters are deprecated on 3.12+
+            warnings.simplefilter("ignore", DeprecationWarning)
+            db.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", values)
             row = db.execute("SELECT p, m, n, d, ts FROM t").fetchone()
         record.append(row)
         cur = db.execute('SELECT p AS "p [POINT]", n AS "n [nosuch]" FROM t')
