@@ -16,7 +16,7 @@ a statement that does not write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class Cursor:
         self._statements = 0
         self._convert: Converter | None = None
         self._was_open = False
+        self._supplied: int | None = None  # positional values given to ``execute``
 
     # ----------------------------------------------------------------- checks
 
@@ -65,19 +66,13 @@ class Cursor:
             raise sqlite3.ProgrammingError(CLOSED_CURSOR)
         return self._cursor
 
-    def _on_statement(self, cursor: apsw.Cursor, sql: str, values: Any) -> bool:
+    def _on_statement(self, cursor: apsw.Cursor, sql: str, _values: Any) -> bool:
         """APSW's exec tracer: runs before each statement (and each executemany row)."""
         if not cursor.has_vdbe:  # only whitespace and comments: nothing runs
             if self._many and not self._statements:
                 raise sqlite3.ProgrammingError(DML_ONLY)
             return True
         self._statements += 1
-        if isinstance(values, (tuple, list)) and len(values) != cursor.bindings_count:
-            # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
-            raise sqlite3.ProgrammingError(
-                "Incorrect number of bindings supplied. The current statement uses "
-                f"{cursor.bindings_count}, and there are {len(values)} supplied."
-            )
         if self._statements > 1:
             if not self._many:  # (the text check below normally stops this earlier)
                 raise sqlite3.ProgrammingError(ONE_STATEMENT)
@@ -90,6 +85,13 @@ class Cursor:
         at = self._sql.find(statement)
         if at >= 0 and not only_trivia(self._sql, at + len(statement)):
             raise sqlite3.ProgrammingError(ONE_STATEMENT)
+        supplied = self._supplied
+        if supplied is not None and supplied != cursor.bindings_count:
+            # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
+            raise sqlite3.ProgrammingError(
+                "Incorrect number of bindings supplied. The current statement uses "
+                f"{cursor.bindings_count}, and there are {supplied} supplied."
+            )
         if self._many and cursor.is_readonly:
             raise sqlite3.ProgrammingError(DML_ONLY)
         columns = cursor.description
@@ -146,6 +148,7 @@ class Cursor:
         if cursor is None:
             return self
         values = bindings(parameters)
+        self._supplied = None if isinstance(values, Mapping) else len(values)
         apsw_connection = self.connection.check_open()
         cursor.exec_trace = self._on_statement
         self.connection.running = cursor
@@ -167,6 +170,7 @@ class Cursor:
         cursor = self._begin(sql, many=True)
         if cursor is None:
             return self
+        self._supplied = None  # APSW checks each parameter set's count itself
         cursor.exec_trace = self._on_statement
         self.connection.running = cursor
         try:
@@ -177,9 +181,13 @@ class Cursor:
         finally:
             cursor.exec_trace = None
             self.connection.running = None
-        if self._statements:
+        if self.description is not None:
+            # sqlite3 counts changes when a step ends the statement; with RETURNING
+            # each step yields a row instead, so its rowcount stays 0.
+            self.rowcount = 0
+        elif self._statements:
             self._finished()
-        self.description = None
+        self._active = False
         return self
 
     def executescript(self, sql_script: str) -> Cursor:

@@ -39,7 +39,7 @@ def _run_first(connection: apsw.Connection, script: str) -> str | None:
     first = _FirstStatement()
     cursor = connection.cursor()
     cursor.exec_trace = first
-    values: tuple[None, ...] = ()
+    values: tuple[None, ...] | None = None
     try:
         while True:
             try:
@@ -48,8 +48,10 @@ def _run_first(connection: apsw.Connection, script: str) -> str | None:
             except apsw.ExecTraceAbort:
                 pass
             except apsw.BindingsError as exc:
+                if first.text is not None:
+                    return first.text  # the first ran; the next one is bound on its own
                 unbound = _UNBOUND.search(str(exc))
-                if unbound is None or first.text is not None:
+                if unbound is None:
                     raise
                 values = (None,) * int(unbound[1])  # sqlite3 leaves them NULL
                 continue
@@ -57,13 +59,13 @@ def _run_first(connection: apsw.Connection, script: str) -> str | None:
                 pass  # a row sqlite3 would never have read
             return first.text
     finally:
-        cursor.close()
+        cursor.close(True)  # the statements after the first are left unrun on purpose
 
 
 def run_script(connection: apsw.Connection, script: str) -> None:
     """Run every statement of ``script`` in order; the first failure raises (APSW's error)."""
     rest = script
-    while not only_trivia(rest):
+    while not only_trivia(rest, as_sqlite=True):
         text = _run_first(connection, rest)
         if text is None:
             return

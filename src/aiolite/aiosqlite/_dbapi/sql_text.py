@@ -12,8 +12,12 @@ from __future__ import annotations
 _DML = ("insert", "update", "delete", "replace")
 
 
-def skip_trivia(sql: str, start: int = 0) -> int:
-    """Index of the first character from ``start`` that is not whitespace or a comment."""
+def skip_trivia(sql: str, start: int = 0, *, as_sqlite: bool = False) -> int:
+    """Index of the first character from ``start`` that is not whitespace or a comment.
+
+    A ``/*`` that ends the text is a comment to sqlite3's own scan but a
+    stray ``/`` to SQLite's tokenizer (``as_sqlite``): a syntax error.
+    """
     end = len(sql)
     i = start
     while i < end:
@@ -23,7 +27,7 @@ def skip_trivia(sql: str, start: int = 0) -> int:
         elif sql.startswith("--", i):
             newline = sql.find("\n", i + 2)
             i = end if newline < 0 else newline + 1
-        elif sql.startswith("/*", i):
+        elif sql.startswith("/*", i) and not (as_sqlite and i + 2 >= end):
             close = sql.find("*/", i + 2)
             i = end if close < 0 else close + 2
         else:
@@ -51,6 +55,6 @@ def leading_keyword(sql: str) -> str:
     return sql[start:end].lower()
 
 
-def only_trivia(sql: str, start: int = 0) -> bool:
+def only_trivia(sql: str, start: int = 0, *, as_sqlite: bool = False) -> bool:
     """True when nothing but whitespace and comments follows ``start``."""
-    return skip_trivia(sql, start) >= len(sql)
+    return skip_trivia(sql, start, as_sqlite=as_sqlite) >= len(sql)
