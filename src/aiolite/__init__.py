@@ -70,6 +70,7 @@ from ._errors import (
     CallbackDeadlockError,
     ConnectionClosedError,
     DeadlineExceeded,
+    TransactionRolledBackError,
     WrongEventLoopError,
 )
 from ._frameworks import current_time
@@ -151,6 +152,7 @@ __all__ = [
     "Transaction",
     "TransactionControlError",
     "TransactionMode",
+    "TransactionRolledBackError",
     "VFSFile",
     "VFSFileClosedError",
     "VFSNotImplementedError",

@@ -53,7 +53,12 @@ from ._inline import InlinePolicy
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
 from ._session import SessionMethods
 from ._tracing import TracingMethods
-from ._transaction import Transaction, TransactionMode, held_transactions
+from ._transaction import (
+    Transaction,
+    TransactionGuard,
+    TransactionMode,
+    held_transactions,
+)
 from ._vtable import TableFunctionMethods
 
 if TYPE_CHECKING:
@@ -163,6 +168,7 @@ class Connection(
         self._max_batch = max_batch
         self._tx_owner: object | None = None
         self._tx_released: Event | None = None
+        self._tx_guard = TransactionGuard(engine)
         self.filename: str = opened.filename
         """The database file's full path ("" for in-memory and temporary databases)."""
         self.filename_journal: str = opened.filename_journal
@@ -184,15 +190,31 @@ class Connection(
     async def _call(
         self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction."""
+        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction.
+
+        It is one request of the open transaction, if any: it fails with
+        ``TransactionRolledBackError`` once SQLite has rolled that back.
+        """
+        if kwargs:
+            fn = partial(fn, **kwargs)
+        result: R = await self._submit(self._tx_guard.run, fn, *args)
+        return result
+
+    async def _call_cleanup(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``_call`` for clean-up that runs no SQL (closing a cursor or a blob).
+
+        It must work inside a lost transaction too: it is what an ``async
+        with`` runs on the way out, and failing there would hide the error
+        that got it there.
+        """
+        return await self._submit(fn, *args)
+
+    async def _submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         while self._other_task_in_transaction():
             # Checked again after each wait: another task waiting for the same
             # block may have opened a block of its own before this one resumed.
             await self._wait_for_other_transaction()
-        if kwargs:
-            fn = partial(fn, **kwargs)
-        result: R = await self._engine.submit(fn, *args)
-        return result
+        return await self._engine.submit(fn, *args)
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         self._engine.post(fn, *args)
@@ -274,11 +296,13 @@ class Connection(
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         engine = self._engine
+        guard = self._tx_guard
         policy = self._inline
         if not many and policy is not None and policy.should_try(sql) and self._may_run_inline():
             statement = Statement(self._row_factory, engine.abandon_inline)
             started = monotonic()
             batch = engine.run_inline(
+                guard.run,
                 execute_first_inline if first_only else execute_inline,
                 statement,
                 sql,
@@ -298,7 +322,9 @@ class Connection(
                 return statement, *batch
         statement = Statement(self._row_factory, engine.abandon_inline)
         run = execute_first_in_worker if first_only else execute_in_worker
-        rows, done = await self._call(run, statement, sql, bindings, many, size)
+        rows, done = await self._submit(
+            guard.run_statement, run, statement, sql, bindings, many, size
+        )
         if policy is not None and not many:
             policy.learned(sql, statement.readonly, statement.elapsed)
         return statement, rows, done
@@ -307,6 +333,8 @@ class Connection(
         """Whether this task may run a statement on the loop thread right now."""
         if self._other_task_in_transaction():
             return False  # wait for it the normal way
+        if self._tx_guard.lost is not None:
+            return False  # the worker says why it cannot run
         if deadline_var.get() is not None:
             return False  # the worker path enforces deadlines exactly
         self._engine.adapter.check_loop()

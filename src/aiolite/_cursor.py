@@ -358,7 +358,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._rows.clear()
         self._done = True
         if self._statement.raw is not None and not self._connection.closed:
-            await self._connection._call(close_in_worker, self._statement)
+            await self._connection._call_cleanup(close_in_worker, self._statement)
 
     async def _fill(self, size: int) -> bool:
         """Fetch the next batch into the buffer; False if there were no more rows."""

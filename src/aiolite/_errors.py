@@ -3,7 +3,9 @@
 SQLite errors are APSW's own classes, raised unchanged (``aiolite.BusyError``
 is ``apsw.BusyError``), so code written against APSW keeps its ``except``
 clauses. The classes here cover what only an async bridge can get wrong: the
-wrong event loop, a callback that would deadlock, and a deadline.
+wrong event loop, a callback that would deadlock, and a deadline; and the
+requests refused in a transaction SQLite has rolled back, so that it stays
+whole.
 """
 
 from __future__ import annotations
@@ -46,3 +48,33 @@ class DeadlineExceeded(TimeoutError):
     ``trio.TooSlowError``, so both the portable and the trio-native
     ``except`` clause catch it.
     """
+
+
+class TransactionRolledBackError(apsw.Error):
+    """SQLite rolled back the open transaction under the code that was using it.
+
+    SQLite rolls back a whole transaction, not just the failing statement,
+    when a write in it is interrupted (aiolite interrupts a cancelled or
+    past-deadline request that way) and after some errors (``FullError``,
+    ``IOError``, ``BusyError``, ``NoMemError``, a constraint with ``ON
+    CONFLICT ROLLBACK``). Carrying on would run the rest of the transaction's
+    statements each in its own autocommit transaction, so a block would
+    commit half of itself. Instead every later request in that transaction
+    fails with this error, naming the cause (also its ``__cause__``):
+
+    * inside ``async with db:`` (or ``pool.writer()``), until the block ends;
+      the block's exit raises it too, so a block whose body carried on past
+      the rollback never ends as if it had committed;
+    * after a ``BEGIN`` run as a statement, until a ``ROLLBACK`` statement
+      acknowledges it (``COMMIT`` fails with it: the transaction is gone).
+
+    Nothing of the transaction is committed. The same error is raised when a
+    statement run inside a block ends the block's transaction itself
+    (``COMMIT``, ``END``, ``ROLLBACK``, ``RELEASE``): the rest of the block
+    would otherwise run outside any transaction.
+
+    It is an ``apsw.Error`` (``aiolite.Error``): a database failure, caught
+    where SQLite's own errors are.
+    """
+
+    __module__ = "aiolite"

@@ -280,7 +280,8 @@ class Pool:
                     _reader_held.reset(token)
                 # A raw BEGIN left open in the block would pin this reader's
                 # snapshot for every later caller; queued ahead of them all.
-                reader.conn._post(_end_transaction)
+                # (It also forgets a loss of that transaction: nobody is left to see it.)
+                reader.conn._post(reader.conn._tx_guard.forget)
                 reader.checked_out = False
 
     # ------------------------------------------------------------------ writes
