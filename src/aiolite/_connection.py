@@ -58,6 +58,7 @@ from ._transaction import (
     TransactionGuard,
     TransactionMode,
     held_transactions,
+    run_atomically,
 )
 from ._vtable import TableFunctionMethods
 
@@ -76,6 +77,8 @@ Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 
 _READ_AHEAD_SECONDS = INLINE_BUDGET_SECONDS / 2
 """How long an inline read keeps reading rows past its first batch (each a trip saved)."""
+
+_IN_EXECUTEMANY = "executemany (it runs as one all-or-nothing unit: use a transaction block)"
 
 _open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
     "aiolite open 'async with db' blocks", default=()
@@ -268,7 +271,16 @@ class Connection(
     def executemany(
         self, statements: str, sequenceofbindings: Iterable[Bindings]
     ) -> PendingCursor[RowT]:
-        """Run ``statements`` once per item of ``sequenceofbindings``, in one round trip."""
+        """Run ``statements`` once per item of ``sequenceofbindings``: all of them or none.
+
+        One round trip, in a savepoint of its own: if any execution fails, or
+        the request is cancelled or runs past its deadline, none of them stays
+        (outside a transaction the savepoint is the transaction, so the rows
+        are also committed once, not once each). Rows the statements return
+        (``RETURNING``) are all fetched in that trip. Transaction control
+        (``BEGIN``, ``COMMIT``, ``SAVEPOINT``...) would break that, and is
+        refused with ``TransactionControlError`` before anything runs.
+        """
         return PendingCursor(self, statements, sequenceofbindings, True)
 
     async def _open_cursor(
@@ -297,8 +309,14 @@ class Connection(
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         engine = self._engine
         guard = self._tx_guard
+        if many:
+            statement = Statement(self._row_factory, engine.abandon_inline, _IN_EXECUTEMANY)
+            rows, done = await self._submit(
+                guard.run, run_atomically, execute_in_worker, statement, sql, bindings, True, None
+            )
+            return statement, rows, done
         policy = self._inline
-        if not many and policy is not None and policy.should_try(sql) and self._may_run_inline():
+        if policy is not None and policy.should_try(sql) and self._may_run_inline():
             statement = Statement(self._row_factory, engine.abandon_inline)
             started = monotonic()
             batch = engine.run_inline(
@@ -323,9 +341,9 @@ class Connection(
         statement = Statement(self._row_factory, engine.abandon_inline)
         run = execute_first_in_worker if first_only else execute_in_worker
         rows, done = await self._submit(
-            guard.run_statement, run, statement, sql, bindings, many, size
+            guard.run_statement, run, statement, sql, bindings, False, size
         )
-        if policy is not None and not many:
+        if policy is not None:
             policy.learned(sql, statement.readonly, statement.elapsed)
         return statement, rows, done
 

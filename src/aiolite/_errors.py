@@ -3,9 +3,9 @@
 SQLite errors are APSW's own classes, raised unchanged (``aiolite.BusyError``
 is ``apsw.BusyError``), so code written against APSW keeps its ``except``
 clauses. The classes here cover what only an async bridge can get wrong: the
-wrong event loop, a callback that would deadlock, and a deadline; and the
-requests refused in a transaction SQLite has rolled back, so that it stays
-whole.
+wrong event loop, a callback that would deadlock, and a deadline; and what
+aiolite refuses so that a transaction stays whole: transaction control where
+it cannot run, and requests in a transaction SQLite has rolled back.
 """
 
 from __future__ import annotations
@@ -47,6 +47,18 @@ class DeadlineExceeded(TimeoutError):
     It is a :class:`TimeoutError`; under trio it is also a
     ``trio.TooSlowError``, so both the portable and the trio-native
     ``except`` clause catch it.
+    """
+
+
+class TransactionControlError(apsw.SQLError):
+    """Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT...) where it cannot run.
+
+    A pool's single-statement write runs inside the pool's shared
+    transaction, and a read on a connection other callers share must not
+    leave one open; use ``pool.writer()`` (or ``pool.reader()`` for reads)
+    for a transaction of your own. ``executemany`` runs its statement many
+    times as one all-or-nothing unit, which a statement ending or beginning
+    the transaction would break. Raised before anything runs.
     """
 
 

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 import apsw
 
 from ._engine import ABORT_CANCELLED, ABORT_CLOSED, ABORT_DEADLINE
-from ._errors import TransactionRolledBackError
+from ._errors import TransactionControlError, TransactionRolledBackError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -66,8 +66,32 @@ held_transactions: ContextVar[frozenset[object]] = ContextVar(
 
 _savepoint_numbers = itertools.count(1)
 
+# Leading white space, comments and empty statements (SQLite skips a leading
+# ";", and APSW's exec tracer sees it), then the statement's first word. The
+# skipping is possessive (*+): with backtracking, a run of spaces or comments
+# before a non-word character took exponential time on the event loop.
+_FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL)
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
 _PLAIN_ROLLBACK = re.compile(r"\s*ROLLBACK(?:\s+TRANSACTION)?\s*;?\s*\Z", re.IGNORECASE)
 """The one statement that acknowledges a lost ``BEGIN`` transaction (not ``ROLLBACK TO``)."""
+
+
+def transaction_control_word(sql: str) -> str | None:
+    """The first word of ``sql`` (upper case) if it is BEGIN, COMMIT, ROLLBACK...; else None."""
+    match = _FIRST_WORD.match(sql)
+    if match is not None:
+        word = match.group(1).upper()
+        if word in _TRANSACTION_CONTROL:
+            return word
+    return None
+
+
+def refuse_transaction_control(sql: str, where: str) -> None:
+    """TransactionControlError if ``sql`` starts with transaction control (``where``: where not)."""
+    word = transaction_control_word(sql)
+    if word is not None:
+        raise TransactionControlError(f"{word} cannot run in {where}")
 
 
 class _Loss:
@@ -185,6 +209,38 @@ class TransactionGuard:
             return False
         conn.execute("ROLLBACK")
         return True
+
+
+_REQUEST_SAVEPOINT_SQL = "SAVEPOINT aiolite_request"
+_REQUEST_RELEASE_SQL = "RELEASE aiolite_request"
+_REQUEST_UNDO_SQL = "ROLLBACK TO aiolite_request; RELEASE aiolite_request"
+
+
+def run_atomically(conn: apsw.Connection, fn: Callable[..., R], *args: Any) -> R:
+    """Worker side: ``fn(conn, *args)`` all or nothing, in a savepoint of its own.
+
+    Outside a transaction the savepoint is the transaction, so its work is
+    also committed once (not once per statement). On failure or interruption
+    it is undone: rolled back to the savepoint inside a transaction, or the
+    whole transaction it began outside one. (An interrupted write inside a
+    transaction may already have made SQLite roll back everything; the
+    :class:`TransactionGuard` then reports the loss.) The pool's group commit
+    has its own savepoint per write, for the same reason, because it also
+    undoes a write whose caller was cancelled after it ran.
+    """
+    outer = conn.in_transaction
+    conn.execute(_REQUEST_SAVEPOINT_SQL)
+    try:
+        result = fn(conn, *args)
+        conn.execute(_REQUEST_RELEASE_SQL)
+    except BaseException:
+        if conn.in_transaction:
+            if outer:
+                conn.execute(_REQUEST_UNDO_SQL)
+            else:  # (also when the RELEASE, i.e. the COMMIT, failed: no lock is kept)
+                conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def begin_in_worker(
