@@ -94,6 +94,11 @@ def refuse_transaction_control(sql: str, where: str) -> None:
         raise TransactionControlError(f"{word} cannot run in {where}")
 
 
+_ENDED_IN_BLOCK = (
+    "a statement run inside the block ended its transaction (COMMIT, END, ROLLBACK or RELEASE)"
+)
+
+
 class _Loss:
     """Why a transaction was lost, kept until its owner acknowledges it."""
 
@@ -152,11 +157,7 @@ class TransactionGuard:
                 self._lose(self._why(exc), exc)
             raise
         if self.blocks and not conn.in_transaction:
-            self._lose(
-                "a statement run inside the block ended its transaction "
-                "(COMMIT, END, ROLLBACK or RELEASE)",
-                None,
-            )
+            self._lose(_ENDED_IN_BLOCK, None)
         return result
 
     def run_statement(
@@ -167,11 +168,24 @@ class TransactionGuard:
         The transaction is already gone, so the ``ROLLBACK`` has nothing left
         to do and returns no rows (SQLite would say "no transaction is active").
         """
-        if self.lost is not None and not self.blocks and _PLAIN_ROLLBACK.match(sql):
+        if self.lost is not None:
+            if self.blocks or not _PLAIN_ROLLBACK.match(sql):
+                self.refuse()
             self.lost = None
             if not conn.in_transaction:
                 return [], True
-        return self.run(conn, fn, statement, sql, *args)
+        # What ``run`` does, without a second call on the path every statement takes.
+        if not conn.in_transaction:
+            return fn(conn, statement, sql, *args)
+        try:
+            result = fn(conn, statement, sql, *args)
+        except BaseException as exc:
+            if not conn.in_transaction:
+                self._lose(self._why(exc), exc)
+            raise
+        if self.blocks and not conn.in_transaction:
+            self._lose(_ENDED_IN_BLOCK, None)
+        return result
 
     def refuse(self) -> NoReturn:
         """Raise the error of the lost transaction (a fresh one each time, for its traceback)."""
