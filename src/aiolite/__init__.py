@@ -70,10 +70,12 @@ from ._errors import (
     CallbackDeadlockError,
     ConnectionClosedError,
     DeadlineExceeded,
+    TransactionControlError,
+    TransactionRolledBackError,
     WrongEventLoopError,
 )
 from ._frameworks import current_time
-from ._group_commit import TransactionControlError, WriteResult
+from ._group_commit import WriteResult
 from ._hooks import should_stop
 from ._kv import KV
 from ._pool import Pool, PoolOpener, PoolStats, open_pool
@@ -151,6 +153,7 @@ __all__ = [
     "Transaction",
     "TransactionControlError",
     "TransactionMode",
+    "TransactionRolledBackError",
     "VFSFile",
     "VFSFileClosedError",
     "VFSNotImplementedError",

@@ -100,7 +100,7 @@ class Blob(AsyncClosing):
     async def aclose(self, force: bool = False) -> None:
         """Close the blob (idempotent). Closing chooses when its writes are committed."""
         if not self._connection.closed:
-            await self._connection._call(_close, self._raw, force)
+            await self._connection._call_cleanup(_close, self._raw, force)
 
     close = aclose
 

@@ -53,7 +53,13 @@ from ._inline import InlinePolicy
 from ._rows import CompiledFactory, RowFactory, compile_row_factory
 from ._session import SessionMethods
 from ._tracing import TracingMethods
-from ._transaction import Transaction, TransactionMode, held_transactions
+from ._transaction import (
+    Transaction,
+    TransactionGuard,
+    TransactionMode,
+    held_transactions,
+    run_atomically,
+)
 from ._vtable import TableFunctionMethods
 
 if TYPE_CHECKING:
@@ -71,6 +77,8 @@ Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 
 _READ_AHEAD_SECONDS = INLINE_BUDGET_SECONDS / 2
 """How long an inline read keeps reading rows past its first batch (each a trip saved)."""
+
+_IN_EXECUTEMANY = "executemany (it runs as one all-or-nothing unit: use a transaction block)"
 
 _open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
     "aiolite open 'async with db' blocks", default=()
@@ -163,6 +171,7 @@ class Connection(
         self._max_batch = max_batch
         self._tx_owner: object | None = None
         self._tx_released: Event | None = None
+        self._tx_guard = TransactionGuard(engine)
         self.filename: str = opened.filename
         """The database file's full path ("" for in-memory and temporary databases)."""
         self.filename_journal: str = opened.filename_journal
@@ -184,15 +193,31 @@ class Connection(
     async def _call(
         self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction."""
+        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction.
+
+        It is one request of the open transaction, if any: it fails with
+        ``TransactionRolledBackError`` once SQLite has rolled that back.
+        """
+        if kwargs:
+            fn = partial(fn, **kwargs)
+        result: R = await self._submit(self._tx_guard.run, fn, *args)
+        return result
+
+    async def _call_cleanup(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``_call`` for clean-up that runs no SQL (closing a cursor or a blob).
+
+        It must work inside a lost transaction too: it is what an ``async
+        with`` runs on the way out, and failing there would hide the error
+        that got it there.
+        """
+        return await self._submit(fn, *args)
+
+    async def _submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         while self._other_task_in_transaction():
             # Checked again after each wait: another task waiting for the same
             # block may have opened a block of its own before this one resumed.
             await self._wait_for_other_transaction()
-        if kwargs:
-            fn = partial(fn, **kwargs)
-        result: R = await self._engine.submit(fn, *args)
-        return result
+        return await self._engine.submit(fn, *args)
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         self._engine.post(fn, *args)
@@ -246,7 +271,16 @@ class Connection(
     def executemany(
         self, statements: str, sequenceofbindings: Iterable[Bindings]
     ) -> PendingCursor[RowT]:
-        """Run ``statements`` once per item of ``sequenceofbindings``, in one round trip."""
+        """Run ``statements`` once per item of ``sequenceofbindings``: all of them or none.
+
+        One round trip, in a savepoint of its own: if any execution fails, or
+        the request is cancelled or runs past its deadline, none of them stays
+        (outside a transaction the savepoint is the transaction, so the rows
+        are also committed once, not once each). Rows the statements return
+        (``RETURNING``) are all fetched in that trip. Transaction control
+        (``BEGIN``, ``COMMIT``, ``SAVEPOINT``...) would break that, and is
+        refused with ``TransactionControlError`` before anything runs.
+        """
         return PendingCursor(self, statements, sequenceofbindings, True)
 
     async def _open_cursor(
@@ -274,11 +308,19 @@ class Connection(
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         engine = self._engine
+        guard = self._tx_guard
+        if many:
+            statement = Statement(self._row_factory, engine.abandon_inline, _IN_EXECUTEMANY)
+            rows, done = await self._submit(
+                guard.run, run_atomically, execute_in_worker, statement, sql, bindings, True, None
+            )
+            return statement, rows, done
         policy = self._inline
-        if not many and policy is not None and policy.should_try(sql) and self._may_run_inline():
+        if policy is not None and policy.should_try(sql) and self._may_run_inline():
             statement = Statement(self._row_factory, engine.abandon_inline)
             started = monotonic()
             batch = engine.run_inline(
+                guard.run,
                 execute_first_inline if first_only else execute_inline,
                 statement,
                 sql,
@@ -298,8 +340,10 @@ class Connection(
                 return statement, *batch
         statement = Statement(self._row_factory, engine.abandon_inline)
         run = execute_first_in_worker if first_only else execute_in_worker
-        rows, done = await self._call(run, statement, sql, bindings, many, size)
-        if policy is not None and not many:
+        rows, done = await self._submit(
+            guard.run_statement, run, statement, sql, bindings, False, size
+        )
+        if policy is not None:
             policy.learned(sql, statement.readonly, statement.elapsed)
         return statement, rows, done
 
@@ -307,6 +351,8 @@ class Connection(
         """Whether this task may run a statement on the loop thread right now."""
         if self._other_task_in_transaction():
             return False  # wait for it the normal way
+        if self._tx_guard.lost is not None:
+            return False  # the worker says why it cannot run
         if deadline_var.get() is not None:
             return False  # the worker path enforces deadlines exactly
         self._engine.adapter.check_loop()

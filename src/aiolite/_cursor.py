@@ -24,6 +24,7 @@ import apsw
 from ._errors import ConnectionClosedError
 from ._part import AsyncClosing
 from ._rows import CompiledFactory, RowConverter, _keep_tuples
+from ._transaction import refuse_transaction_control
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -50,11 +51,19 @@ class Statement:
         "held_error",
         "raw",
         "readonly",
+        "refuses",
     )
 
-    def __init__(self, factory: CompiledFactory, abandon_inline: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        factory: CompiledFactory,
+        abandon_inline: Callable[[], bool],
+        refuses: str | None = None,
+    ) -> None:
         self.factory = factory
         self.abandon_inline = abandon_inline  # Engine.abandon_inline
+        self.refuses = refuses
+        """Where transaction control is refused (for its error message), or None to allow it."""
         self.raw: apsw.Cursor | None = None
         self.held_error: Exception | None = None  # raised by the fetch after the rows before it
         self.convert: RowConverter | None = None
@@ -74,6 +83,8 @@ class Statement:
             self.readonly = False
             if self.abandon_inline():
                 return False  # never write from the loop thread: SQLite stops before it starts
+        elif self.refuses is not None:  # (SQLite counts BEGIN, COMMIT... as read-only)
+            refuse_transaction_control(sql, self.refuses)
         description = cursor.description
         self.description = description or None
         if self.factory is not _keep_tuples:
@@ -112,8 +123,9 @@ class Statement:
         Every set of bindings re-runs the same statement, so the columns
         cannot change; tracing each one would cost a Python call per row.
         """
+        proceed = self.on_statement(cursor, sql, bindings)
         cursor.exec_trace = None  # the connection's tracer, if any, takes over
-        return self.on_statement(cursor, sql, bindings)
+        return proceed
 
     def close(self) -> None:
         raw, self.raw = self.raw, None
@@ -127,14 +139,22 @@ def execute_in_worker(
     sql: str,
     bindings: Bindings | Iterable[Bindings],
     many: bool,
-    first_batch: int,
+    first_batch: int | None,
 ) -> tuple[list[Any], bool]:
+    """Run ``sql`` and fetch up to ``first_batch`` rows (all when None)."""
     started = perf_counter()
     raw = conn.cursor()
     statement.raw = raw
     try:
         if many:
-            raw.exec_trace = statement.on_first_of_many
+            # A script's later statements are checked too when transaction
+            # control is refused: any of them could end the transaction.
+            script = statement.refuses is not None and ";" in sql
+            # Held here while it runs: APSW calls the tracer through the cursor's
+            # reference only, and when the bound method, freed by its own
+            # ``exec_trace = None``, then raised an apsw.Error, APSW crashed.
+            tracer = statement.on_statement if script else statement.on_first_of_many
+            raw.exec_trace = tracer
             raw.executemany(sql, bindings)  # type: ignore[arg-type]
         else:
             raw.exec_trace = statement.on_statement
@@ -358,7 +378,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._rows.clear()
         self._done = True
         if self._statement.raw is not None and not self._connection.closed:
-            await self._connection._call(close_in_worker, self._statement)
+            await self._connection._call_cleanup(close_in_worker, self._statement)
 
     async def _fill(self, size: int) -> bool:
         """Fetch the next batch into the buffer; False if there were no more rows."""

@@ -565,6 +565,24 @@ class Engine:
             return True
         return False
 
+    def stop_reason(self) -> str | None:
+        """Worker side: why aiolite stopped the request being served (``ABORT_*``), if it did.
+
+        None when it was not stopped by aiolite (it failed on its own), or
+        when no request is being served (an inline run). A request whose
+        deadline the waiting side saw pass first was stopped as cancelled;
+        it is reported as what it is, a deadline.
+        """
+        request = self._current
+        if request is None:
+            return None
+        reason = request.aborted
+        if reason == ABORT_CANCELLED and (
+            request.expired or (request.deadline is not None and monotonic() >= request.deadline)
+        ):
+            return ABORT_DEADLINE
+        return reason
+
     def set_user_progress_handler(self, handler: Callable[[], Any] | None, steps: int) -> None:
         """Worker side: chain the user's own progress handler after aiolite's.
 

@@ -3,7 +3,9 @@
 SQLite errors are APSW's own classes, raised unchanged (``aiolite.BusyError``
 is ``apsw.BusyError``), so code written against APSW keeps its ``except``
 clauses. The classes here cover what only an async bridge can get wrong: the
-wrong event loop, a callback that would deadlock, and a deadline.
+wrong event loop, a callback that would deadlock, and a deadline; and what
+aiolite refuses so that a transaction stays whole: transaction control where
+it cannot run, and requests in a transaction SQLite has rolled back.
 """
 
 from __future__ import annotations
@@ -46,3 +48,45 @@ class DeadlineExceeded(TimeoutError):
     ``trio.TooSlowError``, so both the portable and the trio-native
     ``except`` clause catch it.
     """
+
+
+class TransactionControlError(apsw.SQLError):
+    """Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT...) where it cannot run.
+
+    A pool's single-statement write runs inside the pool's shared
+    transaction, and a read on a connection other callers share must not
+    leave one open; use ``pool.writer()`` (or ``pool.reader()`` for reads)
+    for a transaction of your own. ``executemany`` runs its statement many
+    times as one all-or-nothing unit, which a statement ending or beginning
+    the transaction would break. Raised before anything runs.
+    """
+
+
+class TransactionRolledBackError(apsw.Error):
+    """SQLite rolled back the open transaction under the code that was using it.
+
+    SQLite rolls back a whole transaction, not just the failing statement,
+    when a write in it is interrupted (aiolite interrupts a cancelled or
+    past-deadline request that way) and after some errors (``FullError``,
+    ``IOError``, ``BusyError``, ``NoMemError``, a constraint with ``ON
+    CONFLICT ROLLBACK``). Carrying on would run the rest of the transaction's
+    statements each in its own autocommit transaction, so a block would
+    commit half of itself. Instead every later request in that transaction
+    fails with this error, naming the cause (also its ``__cause__``):
+
+    * inside ``async with db:`` (or ``pool.writer()``), until the block ends;
+      the block's exit raises it too, so a block whose body carried on past
+      the rollback never ends as if it had committed;
+    * after a ``BEGIN`` run as a statement, until a ``ROLLBACK`` statement
+      acknowledges it (``COMMIT`` fails with it: the transaction is gone).
+
+    Nothing of the transaction is committed. The same error is raised when a
+    statement run inside a block ends the block's transaction itself
+    (``COMMIT``, ``END``, ``ROLLBACK``, ``RELEASE``): the rest of the block
+    would otherwise run outside any transaction.
+
+    It is an ``apsw.Error`` (``aiolite.Error``): a database failure, caught
+    where SQLite's own errors are.
+    """
+
+    __module__ = "aiolite"

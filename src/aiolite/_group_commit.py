@@ -24,12 +24,13 @@ one ``call_soon_threadsafe`` when it is done.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import apsw
+
+from ._transaction import refuse_transaction_control
 
 if TYPE_CHECKING:
     from ._frameworks._base import Event
@@ -43,13 +44,6 @@ _SAVEPOINT = "aiolite_group_write"
 _SAVEPOINT_SQL = f"SAVEPOINT {_SAVEPOINT}"
 _RELEASE_SQL = f"RELEASE {_SAVEPOINT}"
 _UNDO_SQL = f"ROLLBACK TO {_SAVEPOINT}; RELEASE {_SAVEPOINT}"
-
-# Leading white space, comments and empty statements (SQLite skips a leading
-# ";", and APSW's exec tracer sees it), then the statement's first word. The
-# skipping is possessive (*+): with backtracking, a run of spaces or comments
-# before a non-word character took exponential time on the event loop.
-_FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL)
-_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +106,6 @@ class Batch:
         self.jobs = jobs
         self.factory = factory
         self.finished = False
-
-
-class TransactionControlError(apsw.SQLError):
-    """A pool write or read tried to begin, commit or roll back a transaction.
-
-    A single-statement write runs inside the pool's shared transaction, and a
-    read on a connection other callers share must not leave one open; use
-    ``pool.writer()`` (or ``pool.reader()`` for reads) for a transaction of
-    your own.
-    """
 
 
 def run_batch(conn: apsw.Connection, batch: Batch, report: Callable[[], Any]) -> None:
@@ -228,13 +212,11 @@ def _guard(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
 
 
 def _check_first_word(sql: str) -> None:
-    match = _FIRST_WORD.match(sql)
-    if match is not None and match.group(1).upper() in _TRANSACTION_CONTROL:
-        raise TransactionControlError(
-            f"{match.group(1).upper()} cannot run in pool.execute or pool.fetch* (they share "
-            "their connection with other callers); use 'async with pool.writer()' for a "
-            "transaction of your own"
-        )
+    refuse_transaction_control(
+        sql,
+        "pool.execute or pool.fetch* (they share their connection with other callers); "
+        "use 'async with pool.writer()' for a transaction of your own",
+    )
 
 
 def finish_batch(batch: Batch, leftover_error: Callable[[], BaseException]) -> Iterable[WriteJob]:

@@ -1,4 +1,4 @@
-"""What the connection's method mixins may rely on: its engine and ``_call``."""
+"""What the connection's method mixins may rely on: its engine, ``_call`` and ``_call_cleanup``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class ConnectionPart:
             *args: P.args,
             **kwargs: P.kwargs,
         ) -> R: ...
+
+        async def _call_cleanup(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
 
 def check_callback(value: Any, what: str) -> None:

@@ -46,19 +46,19 @@ import apsw
 
 from ._connection import Bindings, Connection, connect
 from ._cursor import Statement, execute_in_worker
-from ._errors import ConnectionClosedError
+from ._errors import ConnectionClosedError, TransactionControlError
 from ._group_commit import (
     DONE,
     QUEUED,
     RUNNING,
     Batch,
-    TransactionControlError,
     WriteJob,
     WriteResult,
     check_statement,
     finish_batch,
     run_batch,
 )
+from ._transaction import run_atomically
 from ._waiting import FutureEvent, PoolTimeout, Turn, TurnQueue, wait_event
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 _MAX_BATCH = 1024
 """Most writes in one group commit; more wait for the next (keeps each batch's latency bounded)."""
+
+_IN_WRITER_BLOCK = "a pool write inside 'pool.writer()' (the block is the transaction)"
 
 _writer_held: ContextVar[frozenset[int]] = ContextVar(
     "aiolite pool writer blocks", default=frozenset()
@@ -280,7 +282,8 @@ class Pool:
                     _reader_held.reset(token)
                 # A raw BEGIN left open in the block would pin this reader's
                 # snapshot for every later caller; queued ahead of them all.
-                reader.conn._post(_end_transaction)
+                # (It also forgets a loss of that transaction: nobody is left to see it.)
+                reader.conn._post(reader.conn._tx_guard.forget)
                 reader.checked_out = False
 
     # ------------------------------------------------------------------ writes
@@ -384,15 +387,20 @@ class Pool:
         """A write inside this task's writer block: part of the block's transaction.
 
         ``on_commit`` hooks are not called: the block may still roll back.
+        Transaction control is refused: the block begins and ends the transaction.
         """
 
         def run(conn: apsw.Connection) -> WriteResult:
             before = conn.total_changes()
-            statement = Statement(self._writer._row_factory, self._writer._engine.abandon_inline)
-            rows, _ = execute_in_worker(conn, statement, sql, bindings, many, 1 << 40)
+            statement = Statement(
+                self._writer._row_factory, self._writer._engine.abandon_inline, _IN_WRITER_BLOCK
+            )
+            rows, _ = execute_in_worker(conn, statement, sql, bindings, many, None)
             return WriteResult(rows, conn.total_changes() - before, conn.last_insert_rowid())
 
-        result: WriteResult = await self._writer._call(run)
+        # All or nothing, like a group-committed write: a failing script or
+        # executemany leaves none of its statements in the block's transaction.
+        result: WriteResult = await self._writer._call(run_atomically, run)
         return result
 
     def _schedule_batch(self) -> None:

@@ -42,7 +42,7 @@ class TracingMethods(ConnectionPart):
             yield
         finally:
             if not self._engine.closed:
-                await self._call(_exit, manager)
+                await self._call_cleanup(_exit, manager)
 
     @asynccontextmanager
     async def trace(
