@@ -21,6 +21,9 @@ import pytest
 
 from tests.frameworks import ALL, Framework
 
+# SQLAlchemy's compliance suite runs in its own pytest processes, through its run.py
+collect_ignore = ["sqlalchemy_suite"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

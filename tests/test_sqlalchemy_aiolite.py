@@ -6,6 +6,8 @@ SQLAlchemy's async layer is asyncio-only, so these run under asyncio and uvloop.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -163,3 +165,25 @@ async def test_cancelled_orm_query_is_interrupted(fw: Framework, tmp_path: Path)
         with pytest.raises(OperationalError, match="no such table"):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT * FROM missing"))
+
+
+PROVISIONING_PROBE = """
+from sqlalchemy.engine import make_url
+from sqlalchemy.testing import provision
+assert "sqlite" not in provision.follower_url_from_main.fns
+make_url("sqlite+aiolite://").get_dialect().load_provisioning()
+assert "sqlite" in provision.follower_url_from_main.fns
+assert provision.temp_table_keyword_args.fns["sqlite"].__module__ == (
+    "sqlalchemy.dialects.sqlite.provision"
+)
+"""
+
+
+def test_sqlalchemy_test_plugin_gets_sqlites_provisioning() -> None:
+    """SQLAlchemy's test plugin calls ``load_provisioning()`` of the URL's dialect.
+
+    Its default imports ``aiolite.provision``, which does not exist: users who
+    test with SQLAlchemy's plugin got no SQLite set-up (801 errors in its
+    compliance suite). Checked in a fresh process: the registry is global.
+    """
+    subprocess.run([sys.executable, "-c", PROVISIONING_PROBE], check=True, timeout=GUARD)

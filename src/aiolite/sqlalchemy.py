@@ -43,5 +43,16 @@ class AioliteDialect(SQLiteDialect_aiosqlite):
 
         return AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite3)
 
+    @classmethod
+    def load_provisioning(cls) -> None:
+        """Load SQLite's set-up for SQLAlchemy's test plugin (``sqlalchemy.testing``).
+
+        Only SQLAlchemy's testing plugin calls this. The default looks for a
+        ``provision`` module in the dialect's package (``aiolite.provision``);
+        this dialect is SQLite's, so it takes SQLite's: ``ATTACH`` of the
+        ``test_schema`` database, file clean-up, ``TEMPORARY`` tables, upserts.
+        """
+        import sqlalchemy.dialects.sqlite.provision  # noqa: F401
+
 
 dialect = AioliteDialect
