@@ -65,9 +65,10 @@ class TracingMethods(ConnectionPart):
         ...     async with aiolite.connect(":memory:") as db:
         ...         async with db.trace(out, updates=True):
         ...             await db.execute("CREATE TABLE t(x); INSERT INTO t VALUES (42)")
-        ...     return [line.strip()[:14] for line in out.getvalue().splitlines()[:3]]
+        ...     lines = [line.strip() for line in out.getvalue().splitlines()[:3]]
+        ...     return [lines[0][:14], lines[1][:5], lines[2][:14]]  # (the time varies)
         >>> asyncio.run(main())
-        ['> CREATE TABLE', 'Time: 0.000', '> INSERT INTO ']
+        ['> CREATE TABLE', 'Time:', '> INSERT INTO ']
         """
         conn = await self._call(sync_connection)
         tracer = apsw.ext.Trace(

@@ -174,18 +174,7 @@ class TransactionGuard:
             self.lost = None
             if not conn.in_transaction:
                 return [], True
-        # What ``run`` does, without a second call on the path every statement takes.
-        if not conn.in_transaction:
-            return fn(conn, statement, sql, *args)
-        try:
-            result = fn(conn, statement, sql, *args)
-        except BaseException as exc:
-            if not conn.in_transaction:
-                self._lose(self._why(exc), exc)
-            raise
-        if self.blocks and not conn.in_transaction:
-            self._lose(_ENDED_IN_BLOCK, None)
-        return result
+        return self.run(conn, fn, statement, sql, *args)
 
     def refuse(self) -> NoReturn:
         """Raise the error of the lost transaction (a fresh one each time, for its traceback)."""

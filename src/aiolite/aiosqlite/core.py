@@ -490,6 +490,8 @@ def _params(parameters: Iterable[Any] | None) -> Any:
 
 def _execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
     cursor = conn.execute(sql, parameters)
+    if cursor.row_factory is None:  # the row aiosqlite's SELECT would give, without running it
+        return (cursor.lastrowid,)
     cursor.execute("SELECT last_insert_rowid()")
     return cursor.fetchone()
 

@@ -32,6 +32,7 @@ from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
 from .errors import CLOSED_DATABASE, translate
+from .rows import Converter, Description, column_name, row_converter
 from .sql_text import leading_keyword
 
 LEGACY_TRANSACTION_CONTROL: int = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
@@ -39,6 +40,10 @@ HAS_AUTOCOMMIT = hasattr(sqlite3, "LEGACY_TRANSACTION_CONTROL")
 """sqlite3 has ``autocommit`` from Python 3.12; so does this connection."""
 
 _LEVELS = ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+_FACTS_KEPT = 256
+"""How many SQL texts (and column sets) a connection remembers facts about."""
+
+Shape = tuple[tuple[str, ...], Description, Converter | None]
 
 
 def _check_level(value: Any) -> str | None:
@@ -110,6 +115,12 @@ class Connection:
         self.last_in_transaction = autocommit is False
         self.last_total_changes = 0
         self._trace: Callable[[str], object] | None = None
+        self.plain_statements: dict[str, int] = {}
+        """SQL texts already checked to be one statement without result columns, with
+        their parameter counts: they run without the cursor's exec tracer."""
+        self.single_statements: dict[str, bool] = {}
+        """SQL texts already checked to hold one statement."""
+        self._shapes: dict[tuple[Any, ...], Shape] = {}
         self.running: apsw.Cursor | None = None
         """The APSW cursor of the statement being stepped (for the trace callback)."""
         flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
@@ -183,15 +194,39 @@ class Connection:
         if value is False and not connection.in_transaction:
             self._run("BEGIN")
 
-    @property
-    def float_text(self) -> Callable[[float], str]:
+    def float_text(self, value: float) -> str:
         """SQLite's own text for a REAL, which converters receive as bytes."""
-        connection = self.check_open()
+        return str(self.check_open().execute("SELECT CAST(? AS TEXT)", (value,)).get)
 
-        def text(value: float) -> str:
-            return str(connection.execute("SELECT CAST(? AS TEXT)", (value,)).get)
+    @staticmethod
+    def remember(memo: dict[str, Any], sql: str, fact: Any) -> None:
+        """Keep a fact learned about ``sql`` (a bounded memo: full, it starts again)."""
+        if len(memo) >= _FACTS_KEPT:
+            memo.clear()
+        memo[sql] = fact
 
-        return text
+    def shape_of(self, columns: tuple[tuple[Any, ...], ...]) -> Shape:
+        """Column names, ``description`` and row converter for APSW's ``columns``.
+
+        Worked out once per set of columns and settings: every execute of a
+        query needs them, and the converter lookup is not free.
+        """
+        key = (columns, self.detect_types, self.text_factory)
+        shape = self._shapes.get(key)
+        if shape is None:
+            parse = bool(self.detect_types & sqlite3.PARSE_COLNAMES)
+            names = tuple(column_name(column[0], parse) for column in columns)
+            description = tuple((name, None, None, None, None, None, None) for name in names)
+            convert = row_converter(
+                [(column[0], column[1]) for column in columns],
+                self.detect_types,
+                self.text_factory,
+                self.float_text,
+            )
+            if len(self._shapes) >= _FACTS_KEPT:
+                self._shapes.clear()
+            shape = self._shapes[key] = (names, description, convert)
+        return shape
 
     # ------------------------------------------------------------ transactions
 

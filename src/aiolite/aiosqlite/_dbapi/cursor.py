@@ -16,15 +16,15 @@ a statement that does not write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import apsw
 
 from .errors import CLOSED_CURSOR, DML_ONLY, ONE_STATEMENT, translate
-from .parameters import bindings
-from .rows import Converter, Description, column_name, resolve_factory, row_converter
+from .parameters import NamedValues, bindings
+from .rows import Converter, Description, resolve_factory
 from .script import run_script
 from .sql_text import is_dml, only_trivia
 
@@ -36,9 +36,7 @@ class Cursor:
     """A cursor with sqlite3's behaviour (see the module docstring)."""
 
     def __init__(self, connection: Connection) -> None:
-        from .connection import Connection
-
-        if not isinstance(connection, Connection):
+        if getattr(connection, "plain_statements", None) is None:
             raise TypeError(f"expected aiolite.aiosqlite connection, got {type(connection)!r}")
         self.connection = connection
         self.arraysize = 1
@@ -57,6 +55,7 @@ class Cursor:
         self._convert: Converter | None = None
         self._was_open = False
         self._supplied: int | None = None  # positional values given to ``execute``
+        self._bindings_count = 0  # parameters the statement uses
 
     # ----------------------------------------------------------------- checks
 
@@ -79,13 +78,17 @@ class Cursor:
             if self._dml:  # the previous execution finished: count what it changed
                 self.rowcount += self.connection.check_open().changes()
             return True
-        # cursor.sql is SQLite's own text of the statement, up to its ";": what
-        # follows it must be whitespace and comments only (sqlite3's rule).
-        statement = cursor.sql or sql
-        at = self._sql.find(statement)
-        if at >= 0 and not only_trivia(self._sql, at + len(statement)):
-            raise sqlite3.ProgrammingError(ONE_STATEMENT)
+        connection = self.connection
+        if self._sql not in connection.single_statements:
+            # cursor.sql is SQLite's own text of the statement, up to its ";": what
+            # follows it must be whitespace and comments only (sqlite3's rule).
+            statement = cursor.sql or sql
+            at = self._sql.find(statement)
+            if at >= 0 and not only_trivia(self._sql, at + len(statement)):
+                raise sqlite3.ProgrammingError(ONE_STATEMENT)
+            connection.remember(connection.single_statements, self._sql, True)
         supplied = self._supplied
+        self._bindings_count = cursor.bindings_count
         if supplied is not None and supplied != cursor.bindings_count:
             # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
             raise sqlite3.ProgrammingError(
@@ -96,16 +99,7 @@ class Cursor:
             raise sqlite3.ProgrammingError(DML_ONLY)
         columns = cursor.description
         if columns:
-            parse = bool(self.connection.detect_types & sqlite3.PARSE_COLNAMES)
-            names = tuple(column_name(column[0], parse) for column in columns)
-            self.column_names = names
-            self.description = tuple((name, None, None, None, None, None, None) for name in names)
-            self._convert = row_converter(
-                [(column[0], column[1]) for column in columns],
-                self.connection.detect_types,
-                self.connection.text_factory,
-                self.connection.float_text,
-            )
+            self.column_names, self.description, self._convert = connection.shape_of(columns)
         return True
 
     def _begin(self, sql: str, many: bool) -> apsw.Cursor | None:
@@ -148,20 +142,27 @@ class Cursor:
         if cursor is None:
             return self
         values = bindings(parameters)
-        self._supplied = None if isinstance(values, Mapping) else len(values)
-        apsw_connection = self.connection.check_open()
-        cursor.exec_trace = self._on_statement
-        self.connection.running = cursor
+        self._supplied = None if type(values) is NamedValues else len(values)
+        connection = self.connection
+        apsw_connection = connection.check_open()
+        # A text already checked (one statement, no result columns) needs no tracer.
+        known = connection.plain_statements.get(sql)
+        traced = known is None or (self._supplied is not None and self._supplied != known)
+        if traced:
+            cursor.exec_trace = self._on_statement
+        connection.running = cursor
         try:
             cursor.execute(sql, values)
         except BaseException as exc:
             raise self._fail(self._was_open, exc) from exc
         finally:
             cursor.exec_trace = None
-            self.connection.running = None
+            connection.running = None
         self.lastrowid = apsw_connection.last_insert_rowid()
         self._active = self.description is not None
         if not self._active:
+            if traced and self._statements == 1:
+                connection.remember(connection.plain_statements, sql, self._bindings_count)
             self._finished()
         return self
 

@@ -26,9 +26,16 @@ _PLAIN = (int, float, str, type(None), bytes)
 _BUFFERS = (bytes, bytearray, memoryview)
 
 
+_PLAIN_SET: frozenset[type] = frozenset(_PLAIN)
+_PLAIN_KEYS = frozenset((kind, _PROTOCOL) for kind in _PLAIN)
+
+
 def _plain_types() -> frozenset[type]:
     """The exact types bound as they are: those nobody registered an adapter for."""
-    return frozenset(kind for kind in _PLAIN if (kind, _PROTOCOL) not in _ADAPTERS)
+    adapted = _PLAIN_KEYS & _ADAPTERS.keys()
+    if not adapted:
+        return _PLAIN_SET
+    return _PLAIN_SET - {kind for kind, _ in adapted}
 
 
 def adapt(value: Any) -> Any:
@@ -56,7 +63,7 @@ def _check(value: Any, where: str) -> Any:
     return value
 
 
-class _NamedValues(Mapping[str, Any]):
+class NamedValues(Mapping[str, Any]):
     """A dict of named parameters, adapted as APSW asks for each name.
 
     sqlite3 looks up only the names the statement uses, so adapters run (and
@@ -93,7 +100,7 @@ def bindings(parameters: Any) -> Sequence[Any] | Mapping[str, Any]:
     [b'x', 2.5]
     """
     if isinstance(parameters, dict):
-        return _NamedValues(parameters)
+        return NamedValues(parameters)
     if isinstance(parameters, (tuple, list)):
         values: Sequence[Any] = parameters
     elif isinstance(parameters, Sequence) or (
@@ -102,6 +109,8 @@ def bindings(parameters: Any) -> Sequence[Any] | Mapping[str, Any]:
         values = [parameters[i] for i in range(len(parameters))]
     else:
         raise sqlite3.ProgrammingError(UNSUPPORTED_PARAMETERS)
+    if not values:
+        return values
     plain = _plain_types()
     for value in values:
         if type(value) not in plain:

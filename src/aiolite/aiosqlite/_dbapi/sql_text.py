@@ -9,6 +9,8 @@ one). Both are reproduced here on the same rules.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _DML = ("insert", "update", "delete", "replace")
 
 
@@ -35,6 +37,7 @@ def skip_trivia(sql: str, start: int = 0, *, as_sqlite: bool = False) -> int:
     return i
 
 
+@lru_cache(maxsize=1024)
 def is_dml(sql: str) -> bool:
     """True when the statement starts (after whitespace and comments) with a DML keyword.
 
