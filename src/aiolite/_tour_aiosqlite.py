@@ -10,10 +10,20 @@ from pathlib import Path
 from . import aiosqlite
 from ._tour import ENDLESS_QUERY, heading, step
 
+ENDLESS_INSERT = (
+    "INSERT INTO items(name) SELECT x FROM "
+    "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)"
+)
+
 
 async def aiosqlite_dropin(folder: Path) -> None:
     heading("aiolite.aiosqlite: aiosqlite's API, one import changed")
     step("from aiolite import aiosqlite   # instead of: import aiosqlite")
+    step(
+        "sqlite3's semantics, run on the SQLite the rest of aiolite uses (one library per "
+        "process, so a pool and this module can share a file): aiosqlite.sqlite_version",
+        aiosqlite.sqlite_version,
+    )
     async with aiosqlite.connect(folder / "compat.db") as db:
         db.row_factory = aiosqlite.Row
         await db.execute("CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT)")
@@ -46,6 +56,21 @@ async def aiosqlite_dropin(folder: Path) -> None:
         )
         rows = await db.execute_fetchall("SELECT 1")
         step("and the connection is still usable", [tuple(row) for row in rows])
+
+        await db.execute("INSERT INTO items(name) VALUES ('quill')")  # implicit BEGIN
+        try:
+            async with asyncio.timeout(0.1):
+                await db.execute(ENDLESS_INSERT)
+        except TimeoutError:
+            pass  # caught, as a careless caller would
+        try:
+            await db.commit()
+            step("commit() after a stopped write: committed half a transaction (a bug!)")
+        except aiosqlite.OperationalError as exc:
+            step("commit() after a stopped write in the transaction is refused", str(exc)[:62])
+        await db.rollback()
+        rows = await db.execute_fetchall("SELECT count(*) FROM items WHERE name = 'quill'")
+        step("rollback(): nothing of that transaction was kept, 'quill' rows", rows[0][0])
 
 
 async def sqlalchemy_dialect(folder: Path) -> None:
