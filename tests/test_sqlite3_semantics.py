@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +291,25 @@ def whole_database(connect: Connect, tmp: Path) -> list[Any]:
     record += [db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) > 0]
     for conn in (db, copy, other):
         conn.close()
+    return record
+
+
+@scenario
+def shared_memory(connect: Connect, tmp: Path) -> list[Any]:
+    record: list[Any] = []
+    for database in ("file:books?mode=memory&cache=shared", "file::memory:?cache=shared"):
+        first = connect(database, uri=True, isolation_level=None)
+        first.execute("CREATE TABLE t(x)")
+        first.execute("INSERT INTO t VALUES (1)")
+        second = connect(database, uri=True)
+        record.append(second.execute("SELECT x FROM t").fetchall())  # one database
+        private = connect("file:books?mode=memory", uri=True)
+        attempt(record, partial(private.execute, "SELECT x FROM t"))  # not shared
+        for conn in (first, second, private):
+            conn.close()
+        again = connect(database, uri=True)  # freed with its last connection
+        attempt(record, partial(again.execute, "SELECT x FROM t"))
+        again.close()
     return record
 
 

@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote
 
 import apsw
 
@@ -56,6 +57,31 @@ def _check_level(value: Any) -> str | None:
             "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
         )
     return value
+
+
+def _location(database: str, uri: bool) -> str:
+    """Where APSW opens ``database``: shared-cache memory URIs go to the ``memdb`` VFS.
+
+    APSW's SQLite is built without shared cache, so ``file::memory:?cache=shared``
+    and ``file:name?mode=memory&cache=shared`` would each open a private
+    database. SQLite's ``memdb`` VFS shares a database by name between the
+    connections of a process, and frees it when the last one closes: what
+    sqlite3 users get from the shared cache.
+
+    >>> _location("file:books?mode=memory&cache=shared", True)
+    'file:/aiolite-shared-books?vfs=memdb'
+    >>> _location("file:books?mode=memory", True), _location("app.db", False)
+    ('file:books?mode=memory', 'app.db')
+    """
+    if not uri or not database.startswith("file:"):
+        return database
+    path, _, query = database[5:].partition("?")
+    query = query.partition("#")[0]
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    memory = path == ":memory:" or options.get("mode") == "memory"
+    if not memory or options.get("cache") != "shared":
+        return database
+    return f"file:/{quote('aiolite-shared-' + unquote(path), safe='')}?vfs=memdb"
 
 
 def _lost_message(exc: BaseException) -> str:
@@ -128,7 +154,9 @@ class Connection:
             flags |= apsw.SQLITE_OPEN_URI
         try:
             self.apsw: apsw.Connection | None = apsw.Connection(
-                os.fsdecode(database), flags=flags, statementcachesize=max(cached_statements, 0)
+                _location(os.fsdecode(database), uri),
+                flags=flags,
+                statementcachesize=max(cached_statements, 0),
             )
         except apsw.Error as exc:
             raise translate(exc) from exc
