@@ -74,7 +74,14 @@ _FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 _PLAIN_ROLLBACK = re.compile(r"\s*ROLLBACK(?:\s+TRANSACTION)?\s*;?\s*\Z", re.IGNORECASE)
-"""The one statement that acknowledges a lost ``BEGIN`` transaction (not ``ROLLBACK TO``)."""
+
+
+def is_plain_rollback(sql: str) -> bool:
+    """True for the one statement that acknowledges a lost transaction (not ``ROLLBACK TO``).
+
+    The rule of both the native connection and ``aiolite.aiosqlite``.
+    """
+    return _PLAIN_ROLLBACK.match(sql) is not None
 
 
 def transaction_control_word(sql: str) -> str | None:
@@ -169,7 +176,7 @@ class TransactionGuard:
         to do and returns no rows (SQLite would say "no transaction is active").
         """
         if self.lost is not None:
-            if self.blocks or not _PLAIN_ROLLBACK.match(sql):
+            if self.blocks or not is_plain_rollback(sql):
                 self.refuse()
             self.lost = None
             if not conn.in_transaction:

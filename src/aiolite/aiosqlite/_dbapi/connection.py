@@ -29,12 +29,12 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import apsw
 
+from ..._transaction import is_plain_rollback
 from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
 from .errors import CLOSED_DATABASE, translate
 from .rows import Converter, Description, column_name, row_converter
-from .sql_text import leading_keyword
 
 LEGACY_TRANSACTION_CONTROL: int = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 HAS_AUTOCOMMIT = hasattr(sqlite3, "LEGACY_TRANSACTION_CONTROL")
@@ -281,7 +281,7 @@ class Connection:
         """
         if self._lost is None:
             return False
-        if sql is None or leading_keyword(sql) != "rollback":
+        if sql is None or not is_plain_rollback(sql):
             raise sqlite3.OperationalError(self._lost)
         self._lost = None
         return not self.check_open().in_transaction

@@ -49,15 +49,6 @@ def is_dml(sql: str) -> bool:
     return head.startswith(_DML)
 
 
-def leading_keyword(sql: str) -> str:
-    """The first word of the statement, lower-cased (``""`` when there is none)."""
-    start = skip_trivia(sql)
-    end = start
-    while end < len(sql) and sql[end].isalpha():
-        end += 1
-    return sql[start:end].lower()
-
-
 def only_trivia(sql: str, start: int = 0, *, as_sqlite: bool = False) -> bool:
     """True when nothing but whitespace and comments follows ``start``."""
     return skip_trivia(sql, start, as_sqlite=as_sqlite) >= len(sql)
