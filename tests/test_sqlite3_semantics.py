@@ -277,7 +277,8 @@ def whole_database(connect: Connect, tmp: Path) -> list[Any]:
         blob.write(b"abc")
         attempt(record, lambda: blob.write(b"123456789"))
         blob.seek(0)
-        record += [blob.read(3), blob.tell(), len(blob), blob[1], blob[0:2]]
+        record += [blob.read(3), blob.tell(), len(blob), blob[1], blob[-8], blob[0:2]]
+        attempt(record, lambda: blob[8])
         attempt(record, lambda: blob.seek(99))
     db.commit()
     copy = connect(":memory:")

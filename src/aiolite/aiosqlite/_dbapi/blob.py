@@ -79,6 +79,13 @@ class Blob:
         blob = self._open()
         here = blob.tell()
         try:
+            if isinstance(index, int):  # one byte: read just that one
+                size = blob.length()
+                at = index + size if index < 0 else index
+                if not 0 <= at < size:
+                    raise IndexError("Blob index out of range")
+                blob.seek(at)
+                return blob.read(1)[0]
             blob.seek(0)
             return blob.read(blob.length())[index]
         finally:
