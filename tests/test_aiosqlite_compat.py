@@ -30,6 +30,13 @@ async def _usable(fw: Framework, db: aiosqlite.Connection) -> None:
         assert await db.execute_fetchall("SELECT 1") == [(1,)]
 
 
+async def _times_out(fw: Framework, db: aiosqlite.Connection, sql: str) -> None:
+    """Run ``sql`` under a 0.2 s timeout that must stop it (the timeout is caught)."""
+    with pytest.raises(fw.timeout_error):
+        async with fw.fail_after(0.2):
+            await db.execute(sql)
+
+
 # ------------------------------------------------------------- every framework
 
 
@@ -77,12 +84,8 @@ async def test_cancelled_query_is_interrupted_and_connection_stays_usable(
         await db.execute("CREATE TABLE t(x)")
         await db.commit()
         started = time.monotonic()
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_QUERY)
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_INSERT)
+        await _times_out(fw, db, ENDLESS_QUERY)
+        await _times_out(fw, db, ENDLESS_INSERT)
         await _usable(fw, db)
         assert time.monotonic() - started < GUARD
         assert await db.execute_fetchall("SELECT count(*) FROM t") == [(0,)]  # nothing written
@@ -103,9 +106,7 @@ async def test_user_progress_handler_is_chained_and_cancellation_still_works(
 
     async with aiosqlite.connect(":memory:") as db:
         await db.set_progress_handler(count, 1000)
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_QUERY)
+        await _times_out(fw, db, ENDLESS_QUERY)
         assert calls > 0
         await db.set_progress_handler(lambda: 1, 1)
         with pytest.raises(sqlite3.OperationalError, match="interrupted"):
@@ -350,9 +351,7 @@ async def test_cancelled_write_in_an_implicit_transaction_loses_nothing_silently
         await db.execute("CREATE TABLE t(x)")
         await db.commit()
         await db.execute("INSERT INTO t VALUES ('a')")  # implicit BEGIN
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_INSERT)
+        await _times_out(fw, db, ENDLESS_INSERT)
         # SQLite rolled the whole transaction back; 'a' is gone.
         with pytest.raises(sqlite3.OperationalError, match="transaction was rolled back"):
             await db.execute("INSERT INTO t VALUES ('b')")
@@ -376,9 +375,7 @@ async def test_a_rollback_statement_acknowledges_a_lost_transaction(
         await db.execute("CREATE TABLE t(x)")
         await db.execute("BEGIN")
         await db.execute("INSERT INTO t VALUES (1)")
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_INSERT)
+        await _times_out(fw, db, ENDLESS_INSERT)
         with pytest.raises(sqlite3.OperationalError, match="transaction was rolled back"):
             await db.execute("COMMIT")
         await db.execute("ROLLBACK")  # nothing left to undo: acknowledged, not an error
@@ -393,9 +390,7 @@ async def test_a_write_cancelled_in_its_own_implicit_transaction_is_just_a_faile
     async with aiosqlite.connect(tmp_path / "own.db") as db:
         await db.execute("CREATE TABLE t(x)")
         await db.commit()
-        with pytest.raises(fw.timeout_error):
-            async with fw.fail_after(0.2):
-                await db.execute(ENDLESS_INSERT)
+        await _times_out(fw, db, ENDLESS_INSERT)
         await db.execute("INSERT INTO t VALUES (1)")
         await db.commit()
         assert await db.execute_fetchall("SELECT x FROM t") == [(1,)]
