@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from aiolite._cli import main
+from aiolite._cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

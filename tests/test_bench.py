@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aiolite._bench import _report, _suite
+from aiolite._cli.bench import report as _report
+from aiolite._cli.bench import suite as _suite
 
 TOY = _suite.Sizes(aio_rows=3_000, point_queries=50, gathered=50, long_query_seconds=0.05, runs=1)
 

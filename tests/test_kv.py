@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import aiolite
-from aiolite._kv_codec import Codec
+from aiolite._kv.codec import Codec
 from tests.frameworks import Framework
 
 CODECS = ("orjson", "json")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiolite import _tour_extensions
+from aiolite._cli.tour import extension_sections as _tour_extensions
 
 
 def test_extension_sections_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,12 +60,17 @@ from apsw import (
 )
 from apsw import IOError as IOError
 
-from ._backup import Backup, BackupProgress
-from ._blob import Blob
-from ._callbacks import NoEventLoopError
-from ._connection import Bindings, Connection, ConnectOptions, Connector, connect
-from ._cursor import Cursor, Description, PendingCursor
-from ._deadline import contextvar_set, deadline
+from ._apsw.connection import Bindings, Connection, ConnectOptions, Connector, connect
+from ._apsw.cursor import Cursor, Description, PendingCursor
+from ._apsw.features.backup import Backup, BackupProgress
+from ._apsw.features.blob import Blob
+from ._apsw.features.callbacks import NoEventLoopError
+from ._apsw.features.hooks import should_stop
+from ._apsw.features.session import Changeset, Session, make_session
+from ._apsw.features.vfs import VFS, VFSFile
+from ._apsw.rows import Row, RowFactory
+from ._apsw.transaction import Transaction, TransactionMode
+from ._engine.deadline import contextvar_set, deadline
 from ._errors import (
     CallbackDeadlockError,
     ConnectionClosedError,
@@ -75,15 +80,10 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._frameworks import current_time
-from ._group_commit import WriteResult
-from ._hooks import should_stop
-from ._kv import KV
-from ._pool import Pool, PoolOpener, PoolStats, open_pool
-from ._rows import Row, RowFactory
-from ._session import Changeset, Session, make_session
-from ._transaction import Transaction, TransactionMode
-from ._vfs import VFS, VFSFile
-from ._waiting import PoolTimeout
+from ._kv.store import KV
+from ._pool.group_commit import WriteResult
+from ._pool.pool import Pool, PoolOpener, PoolStats, open_pool
+from ._pool.turns import PoolTimeout
 
 __version__ = "0.1.0"
 

@@ -36,7 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import aiolite
-from aiolite._kv_codec import Codec
+from aiolite._kv.codec import Codec
 from tests.frameworks import Framework
 from tests.stress import fuzz_support as fuzz
 from tests.stress.conftest import Figures

@@ -19,7 +19,7 @@ from .._errors import DeadlineExceeded, WrongEventLoopError
 from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
-    from .._engine import Request
+    from .._engine.engine import Request
 
 
 class AsyncioAdapter(FrameworkAdapter):

@@ -19,7 +19,7 @@ from contextvars import Context
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .._engine import Request
+    from .._engine.engine import Request
 
 Wakeup = Callable[[], None]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from .._engine import Engine
+from .._engine.engine import Engine
 from ._dbapi import Connection
 
 

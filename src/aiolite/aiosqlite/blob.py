@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._part import AsyncClosing
+from .._apsw.part import AsyncClosing
 from . import _dbapi
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from types import TracebackType
 from typing import Any, Literal
 from warnings import warn
 
-from .._callbacks import bridge
-from .._engine import Engine
+from .._apsw.features.callbacks import bridge
+from .._engine.engine import Engine
 from .._errors import ConnectionClosedError, WrongEventLoopError
 from .._frameworks import current_adapter
 from . import _dbapi, _fetching

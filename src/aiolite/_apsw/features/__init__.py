@@ -1,0 +1,1 @@
+"""aiolite._apsw.features."""

@@ -1,0 +1,48 @@
+"""``python -m aiolite``: the guided tour and the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aiolite", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    tour = commands.add_parser("tour", help="a guided run of every feature, printing each step")
+    tour.add_argument(
+        "--framework",
+        choices=("all", "asyncio", "trio", "anyio"),
+        default="all",
+        help="run the tour's sections under one framework only",
+    )
+    bench = commands.add_parser(
+        "bench", help="aiolite against sync APSW, apsw.aio and aiosqlite, side by side"
+    )
+    bench.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
+    bench.add_argument(
+        "--framework",
+        action="append",
+        choices=("asyncio", "uvloop", "trio", "anyio-asyncio", "anyio-trio"),
+        help="measure under this framework (repeatable; default: every one installed)",
+    )
+    bench.add_argument(
+        "--chart", default="aiolite-bench.png", help="where to write the PNG chart ('' for none)"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from pathlib import Path
+
+        from .bench import run_bench
+
+        run_bench(
+            quick=args.quick,
+            frameworks=args.framework,
+            chart=Path(args.chart) if args.chart else None,
+        )
+        return 0
+    if args.command == "tour":
+        from .tour.main import run_tour
+
+        return run_tour(args.framework)
+    return 2  # pragma: no cover - argparse rejects unknown commands

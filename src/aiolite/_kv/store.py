@@ -1,0 +1,568 @@
+"""Layer 5: a persistent async dict on the pool, AsyncNanaSQLite-compatible.
+
+Keys are ``str``; values are JSON values or ``bytes`` and come back exactly
+as they were given (see :mod:`aiolite._kv.codec`). Writes go through the
+pool's writer, so concurrent ``set`` calls are group-committed; reads run on
+the readers. Every write has returned only after the commit that holds it.
+
+The optional cache is write-through: it is updated after each commit, in
+commit order, and filled by reads. Use it only when this KV object is the
+only writer of its table (another process's writes would not reach it);
+``bulk_load=True`` fills it with the whole table at open.
+
+Durability: ``synchronous="NORMAL"`` by default (AsyncNanaSQLite's setting,
+where this store is measured against it): a write that returned survives the
+process being killed, and the file stays intact through a power cut, but the
+last writes before one may be lost. ``synchronous="FULL"`` (the pool's
+default) keeps those too, at an fsync per commit, and sends every write
+through the pool's writer (inline writes never fsync on the loop thread).
+
+AsyncNanaSQLite's names work as aliases (``aget``, ``aset``, ...) and its
+options are accepted and mapped: ``read_pool_size`` is ``readers``;
+``max_workers`` (its thread count) caps the threads aiolite starts, one
+writer plus ``max_workers - 1`` readers; ``lock_timeout`` is
+``acquire_timeout``; ``bulk_load`` loads everything into the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Self
+
+from .._pool.group_commit import WriteResult
+from .._pool.pool import Pool, Synchronous, _is_memory, open_pool
+from .codec import Codec, check_key
+from .inline_writes import Fallback, InlineAccess
+from .table_helpers import create_table_sql, identifier, insert_sql, query_sql
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+_ITERATION_PAGE = 500
+_INLINE_STREAK_SECONDS = 0.002
+"""Inline writes in a row after which the writing task yields to the loop once.
+
+An inline write never suspends, so without this a task writing in a loop
+would starve every other task, and could not even be cancelled (the same
+2 ms the engine allows inline reads)."""
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+_UNKNOWN: Any = object()
+
+
+def _no_task() -> object:
+    return None
+
+
+def _no_task_call(function: Callable[[], None]) -> None:
+    function()
+
+
+def _task_getter(framework: str) -> Callable[[], object]:
+    if framework == "trio":
+        import trio
+
+        return trio.lowlevel.current_task
+    return asyncio.current_task
+
+
+class _Cache:
+    """Decoded values by key; mutable values are kept encoded and decoded per read.
+
+    So a caller mutating what ``get`` returned never changes what the next
+    ``get`` sees. ``limit`` bounds it (least recently used go first).
+    """
+
+    __slots__ = ("data", "generation", "limit")
+
+    def __init__(self, limit: int | None) -> None:
+        self.data: OrderedDict[str, tuple[bool, Any]] = OrderedDict()
+        self.limit = limit
+        self.generation = 0  # bumped by every write, so a racing read never caches a stale value
+
+    def lookup(self, key: str, codec: Codec) -> tuple[bool, Any]:
+        entry = self.data.get(key)
+        if entry is None:
+            return False, None
+        if self.limit is not None:
+            self.data.move_to_end(key)
+        encoded, value = entry
+        return True, (codec.decode(value) if encoded else value)
+
+    def store(self, key: str, stored: str | bytes, value: Any = _UNKNOWN) -> None:
+        """Cache ``key``; ``value`` is its decoded form when the caller has it."""
+        if type(stored) is bytes:
+            self.data[key] = (False, stored)
+        elif value is not _UNKNOWN and type(value) in _IMMUTABLE:
+            self.data[key] = (False, value)
+        else:
+            self.data[key] = (True, stored)
+        if self.limit is not None:
+            self.data.move_to_end(key)
+            while len(self.data) > self.limit:
+                self.data.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class KV:
+    """A persistent dict of ``str`` keys to JSON values or ``bytes``, used with ``await``.
+
+    >>> import asyncio, aiolite, tempfile, os
+    >>> async def main(path):
+    ...     async with aiolite.KV(path) as kv:
+    ...         await kv.set("user_1", {"name": "Alice", "age": 25})
+    ...         await kv.update({"n": 2**70, "raw": b"\\x00\\xff"})
+    ...         return await kv.get("user_1"), await kv.get("n"), await kv.aget("raw")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     asyncio.run(main(os.path.join(folder, "app.db")))
+    ({'name': 'Alice', 'age': 25}, 1180591620717411303424, b'\\x00\\xff')
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        table: str = "data",
+        *,
+        readers: int | None = None,
+        cache: bool | int = False,
+        bulk_load: bool = False,
+        acquire_timeout: float | None = 30.0,
+        synchronous: Synchronous = "NORMAL",
+        codec: str | None = None,
+        inline: bool = True,
+        max_workers: int | None = None,
+        read_pool_size: int | None = None,
+        lock_timeout: float | None = None,
+        **ignored: Any,
+    ) -> None:
+        self._quoted = identifier(table, "table")
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or path, not {type(path).__name__}")
+        if readers is None:
+            readers = read_pool_size if read_pool_size is not None else 4
+            if max_workers is not None:
+                if not isinstance(max_workers, int) or max_workers < 1:
+                    raise ValueError(f"max_workers must be an int >= 1, not {max_workers!r}")
+                readers = min(readers, max_workers - 1)
+        if lock_timeout is not None:
+            acquire_timeout = lock_timeout
+        self.table = table
+        self.path = os.fspath(path)
+        self.codec = Codec(codec)
+        self.ignored_options = dict(ignored)
+        """AsyncNanaSQLite options accepted for compatibility that have no effect here."""
+        self._opener = open_pool(
+            self.path, readers=readers, acquire_timeout=acquire_timeout, synchronous=synchronous
+        )
+        if cache is True or bulk_load:
+            limit: int | None = None if cache is True or cache is False else int(cache)
+            self._cache: _Cache | None = _Cache(limit)
+        elif cache is False:
+            self._cache = None
+        elif isinstance(cache, int) and cache > 0:
+            self._cache = _Cache(cache)
+        else:
+            raise ValueError(f"cache must be True, False or a positive int, not {cache!r}")
+        self._bulk_load = bulk_load
+        self._pool: Pool | None = None
+        self._synchronous = str(synchronous).upper()
+        self._want_inline = (
+            inline and not _is_memory(self.path) and not self.path.startswith("file:")
+        )
+        self._inline: InlineAccess | None = None
+        self.inline_writes = 0
+        """Writes committed on the event-loop thread."""
+        self._burst_task: object | None = None
+        self._streak_started: float | None = None  # first inline write since the loop last ran
+        self._current_task: Callable[[], object] = _no_task
+        self._call_soon: Callable[[Callable[[], None]], object] = _no_task_call
+        q = self._quoted
+        self._sql_get = f"SELECT value FROM {q} WHERE key = ?"
+        self._sql_set = (
+            f"INSERT INTO {q}(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
+        self._sql_delete = f"DELETE FROM {q} WHERE key = ?"
+
+    # ----------------------------------------------------------------- opening
+
+    async def open(self) -> Self:
+        """Open the pool and create the table if needed (``async with`` does this)."""
+        if self._pool is not None:
+            return self
+        pool = await self._opener
+        try:
+            await pool.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._quoted} (key TEXT PRIMARY KEY, value TEXT)"
+            )
+            if self._bulk_load and self._cache is not None:
+                cache = self._cache
+                for key, stored in await pool.fetchall(f"SELECT key, value FROM {self._quoted}"):
+                    cache.store(key, stored, self.codec.decode(stored))
+            if self._want_inline:
+                self._inline = InlineAccess(
+                    pool.path,
+                    self._sql_set,
+                    self._sql_delete,
+                    self._synchronous,
+                    pool.request_checkpoint,
+                )
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+        self._current_task = _task_getter(pool._adapter.name)
+        self._call_soon = (
+            asyncio.get_running_loop().call_soon
+            if pool._adapter.name == "asyncio"
+            else pool._adapter.call_soon_threadsafe
+        )
+        return self
+
+    def __await__(self) -> Any:
+        return self.open().__await__()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the pool (waiting a bounded time for writes in flight). Idempotent."""
+        pool = self._pool
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
+        if pool is not None:
+            await pool.close()
+
+    aclose = close
+
+    @property
+    def pool(self) -> Pool:
+        """The pool underneath, for SQL of your own on the same database."""
+        if self._pool is None:
+            raise RuntimeError("the KV store is not open: use 'async with aiolite.KV(...)'")
+        return self._pool
+
+    # ------------------------------------------------------------------- reads
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` when it is missing."""
+        if type(key) is not str or not key.isascii():
+            check_key(key)
+        cache = self._cache
+        if cache is not None:
+            entry = cache.data.get(key)  # the hot path of a cached read, kept flat
+            if entry is not None:
+                if cache.limit is not None:
+                    cache.data.move_to_end(key)
+                return self.codec.decode(entry[1]) if entry[0] else entry[1]
+            generation = cache.generation
+        pool = self.pool
+        row = await pool.fetchone(self._sql_get, (key,))
+        if row is None:
+            return default
+        value = self.codec.decode(row[0])
+        if cache is not None and cache.generation == generation and not pool.holds_writer():
+            cache.store(key, row[0], value)
+        return value
+
+    async def contains(self, key: str) -> bool:
+        """True if ``key`` is stored."""
+        check_key(key)
+        if self._cache is not None and self._cache.lookup(key, self.codec)[0]:
+            return True
+        return (
+            await self.pool.fetchone(f"SELECT 1 FROM {self._quoted} WHERE key = ?", (key,))
+            is not None
+        )
+
+    async def len(self) -> int:
+        """How many keys are stored."""
+        count: int = await self.pool.fetchval(f"SELECT count(*) FROM {self._quoted}")
+        return count
+
+    async def keys(self) -> list[str]:
+        """Every key, in key order."""
+        return [
+            key
+            for (key,) in await self.pool.fetchall(f"SELECT key FROM {self._quoted} ORDER BY key")
+        ]
+
+    async def values(self) -> list[Any]:
+        """Every value, in key order."""
+        decode = self.codec.decode
+        rows = await self.pool.fetchall(f"SELECT value FROM {self._quoted} ORDER BY key")
+        return [decode(stored) for (stored,) in rows]
+
+    async def items(self) -> list[tuple[str, Any]]:
+        """Every ``(key, value)``, in key order."""
+        decode = self.codec.decode
+        rows = await self.pool.fetchall(f"SELECT key, value FROM {self._quoted} ORDER BY key")
+        return [(key, decode(stored)) for key, stored in rows]
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        """``async for key in kv``: keys in order, read a page at a time."""
+        sql = f"SELECT key FROM {self._quoted} WHERE key > ? ORDER BY key LIMIT {_ITERATION_PAGE}"
+        last = ""
+        while True:
+            page = await self.pool.fetchall(sql, (last,))
+            for (key,) in page:
+                yield key
+            if len(page) < _ITERATION_PAGE:
+                return
+            last = page[-1][0]
+
+    # ------------------------------------------------------------------ writes
+
+    async def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key``; returns once it is committed."""
+        check_key(key)
+        stored = self.codec.encode(value)
+        if self._streak_started is not None:
+            await self._yield_after_streak()
+        cache = self._cache
+        inline = self._inline
+        if inline is not None and self._may_write_inline(inline):
+            try:
+                inline.set(key, stored)
+            except Fallback:
+                pass
+            else:
+                self._wrote_inline()
+                if cache is not None:
+                    cache.generation += 1
+                    cache.store(key, stored, value)
+                return
+        if cache is None:
+            await self._write(self._sql_set, (key, stored), False)
+            return
+        cache.generation += 1
+
+        def on_commit() -> None:
+            cache.generation += 1
+            cache.store(key, stored, value)
+
+        await self._write(self._sql_set, (key, stored), False, on_commit)
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; ``KeyError`` if it is not stored (like ``del d[key]``)."""
+        check_key(key)
+        if self._streak_started is not None:
+            await self._yield_after_streak()
+        inline = self._inline
+        if inline is not None and self._may_write_inline(inline):
+            try:
+                changes = inline.delete(key)
+            except Fallback:
+                pass
+            else:
+                self._wrote_inline()
+                if self._cache is not None:
+                    self._cache.generation += 1
+                    self._cache.forget(key)
+                if changes == 0:
+                    raise KeyError(key)
+                return
+        result = await self._write(self._sql_delete, (key,), False, self._forgetter((key,)))
+        if result.changes == 0:
+            raise KeyError(key)
+
+    async def update(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **more: Any
+    ) -> None:
+        """Store many items in one transaction: all of them, or (on any error) none."""
+        encode = self.codec.encode
+        encoded: list[tuple[str, str | bytes]] = []
+        append = encoded.append
+        for source in (items.items() if isinstance(items, Mapping) else items, more.items()):
+            for pair in source:
+                if type(pair) is not tuple or len(pair) != 2:
+                    raise TypeError(f"update() needs (key, value) pairs, not {pair!r}")
+                key, value = pair
+                if type(key) is not str or not key.isascii():
+                    check_key(key)
+                append((key, encode(value)))
+        if not encoded:
+            return
+        cache = self._cache
+        if cache is not None:
+            cache.generation += 1
+        await self._write(self._sql_set, encoded, True, self._storer(encoded))
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove every key in ``keys`` that is stored (missing ones are skipped).
+
+        One transaction; returns how many were removed.
+        """
+        checked = [check_key(key) for key in keys]
+        if not checked:
+            return 0
+        result = await self._write(
+            self._sql_delete, [(key,) for key in checked], True, self._forgetter(checked)
+        )
+        return result.changes
+
+    async def clear(self) -> None:
+        """Remove every key."""
+        cache = self._cache
+        if cache is not None:
+            cache.generation += 1
+
+        def on_commit() -> None:
+            if cache is not None:
+                cache.generation += 1
+                cache.clear()
+
+        await self._write(f"DELETE FROM {self._quoted}", None, False, on_commit)
+
+    async def _write(
+        self, sql: str, bindings: Any, many: bool, on_commit: Any = None
+    ) -> WriteResult:
+        """A write through the pool; inside a writer block the cache is dropped instead.
+
+        The block may still roll back, so what it wrote must not be cached;
+        what the cache held for those keys is no longer right either.
+        """
+        pool = self.pool
+        cache = self._cache
+        if cache is None or not pool.holds_writer():
+            return await pool._write(sql, bindings, many, on_commit)
+        cache.generation += 1
+        try:
+            return await pool._write(sql, bindings, many)
+        finally:
+            cache.clear()
+
+    def _may_write_inline(self, inline: InlineAccess) -> bool:
+        """Inline for one task's writes in sequence; group commit for a burst from many.
+
+        Each inline write is a commit of its own. When many tasks write in
+        the same loop iteration (``gather``, concurrent requests), one group
+        commit for all of them is cheaper: so after an inline write, other
+        tasks' writes go to the pool until the loop has gone round once.
+        """
+        if not inline.writes or not self.pool.writer_idle_for_inline():
+            return False
+        burst = self._burst_task
+        return burst is None or burst is self._current_task()
+
+    def _wrote_inline(self) -> None:
+        self.inline_writes += 1
+        if self._streak_started is None:
+            self._streak_started = monotonic()
+        if self._burst_task is None:
+            self._burst_task = self._current_task()
+            self._call_soon(self._end_burst)
+
+    def _end_burst(self) -> None:
+        self._burst_task = None
+        self._streak_started = None  # the loop has gone round: other tasks had their turn
+
+    async def _yield_after_streak(self) -> None:
+        """Let the loop run once if inline writes have held it for a while.
+
+        Before the write, not after: a cancellation delivered here leaves
+        nothing written, as for any write cancelled before it ran.
+        """
+        started = self._streak_started
+        if started is not None and monotonic() - started >= _INLINE_STREAK_SECONDS:
+            self._streak_started = None
+            await self.pool._adapter.checkpoint()
+
+    def _forgetter(self, keys: Sequence[str]) -> Any:
+        cache = self._cache
+        if cache is None:
+            return None
+        cache.generation += 1
+
+        def on_commit() -> None:
+            cache.generation += 1
+            for key in keys:
+                cache.forget(key)
+
+        return on_commit
+
+    def _storer(self, encoded: list[tuple[str, str | bytes]]) -> Any:
+        cache = self._cache
+        if cache is None:
+            return None
+
+        def on_commit() -> None:
+            cache.generation += 1
+            for key, stored in encoded:
+                cache.store(key, stored)
+
+        return on_commit
+
+    # ------------------------------------------------------------ table helpers
+
+    async def create_table(
+        self, name: str, columns: Mapping[str, str], if_not_exists: bool = True
+    ) -> None:
+        """``CREATE TABLE`` with validated, quoted names (see :mod:`aiolite._kv.table_helpers`)."""
+        await self.pool.execute(create_table_sql(name, columns, if_not_exists))
+
+    async def sql_insert(self, table: str, row: Mapping[str, Any]) -> int:
+        """Insert ``{column: value}`` into ``table``, values bound; returns the new rowid."""
+        sql, values = insert_sql(table, row)
+        result = await self.pool.execute(sql, values)
+        return result.lastrowid
+
+    async def query(
+        self,
+        table_name: str,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        parameters: Sequence[Any] | Mapping[str, Any] | None = None,
+        order_by: str | Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table_name`` as dicts; ``where`` is SQL with ``?`` placeholders.
+
+        Identifiers are validated and quoted and values bound; ``where`` is
+        programmer-written SQL (never user input), refused if it holds ``;``
+        or comments, and run on a query-only reader.
+        """
+        sql, bound = query_sql(table_name, columns, where, parameters, order_by, limit)
+        pool = self.pool
+        async with pool.reader() as db:
+            cursor = await db.execute(sql, bound)
+            names = [column[0] for column in cursor.description or ()]
+            rows = await cursor.fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    # ------------------------------------------------------ AsyncNanaSQLite names
+
+    aget = get
+    aset = set
+    adelete = delete
+    acontains = contains
+    alen = len
+    akeys = keys
+    avalues = values
+    aitems = items
+    batch_update = update
+    batch_delete = delete_many
+
+    def __repr__(self) -> str:
+        state = "open" if self._pool is not None and not self._pool.closed else "not open"
+        return f"<aiolite.KV {self.path!r} table={self.table!r} {state}>"
