@@ -167,3 +167,26 @@ __all__ = [
     "open_pool",
     "should_stop",
 ]
+
+
+def _publish(names: list[str]) -> None:
+    """Name ``aiolite`` as the home of every export, so reprs, tracebacks and ``help()`` say
+    ``aiolite.Connection``, not the private module that happens to define it today.
+
+    A class's own functions move with it: doctest finds a method's examples
+    through the module its function claims, so they keep running (under
+    ``aiolite.Connection.run`` and the like) instead of falling between the
+    public and the private module.
+    """
+    for name in names:
+        export = globals()[name]
+        if not str(getattr(export, "__module__", "")).startswith(__name__ + "._"):
+            continue  # APSW's own classes, typing aliases
+        export.__module__ = __name__
+        for member in vars(export).values() if isinstance(export, type) else ():
+            function = getattr(member, "__func__", getattr(member, "fget", member))
+            if callable(function) and getattr(function, "__module__", "").startswith(__name__):
+                function.__module__ = __name__
+
+
+_publish(__all__)
