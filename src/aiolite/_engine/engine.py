@@ -158,7 +158,9 @@ class Engine:
         """
         request = self._new_request(fn, args, cancellable)
         await self.adapter.wait(request, self._enqueue)
-        self._streak.reset()  # the caller suspended: the loop had its turn
+        streak = self._streak
+        if streak.started is not None:  # (a read, not a call, on the hot path)
+            streak.reset()  # the caller suspended: the loop had its turn
         if request.expired:
             raise self.adapter.deadline_error("the request's deadline passed")
         if request.error is not None:

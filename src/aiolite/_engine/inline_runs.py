@@ -102,7 +102,9 @@ class InlineRuns:
             return ABANDONED if self._abandoned else result
         finally:
             exec_lock.release()
-            self.streak.ran(started)
+            streak = self.streak
+            if streak.started is None:  # (only the first run of a streak pays the call)
+                streak.ran(started)
 
     def keep_in_worker(self) -> None:
         """From now on, run nothing inline: user code (callbacks, virtual tables, a
