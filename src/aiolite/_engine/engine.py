@@ -130,12 +130,8 @@ class Engine:
 
     @property
     def thread(self) -> threading.Thread:
+        """The worker thread: whoever must know it has exited (tests, at-exit) joins it."""
         return self._thread
-
-    @property
-    def serving(self) -> bool:
-        """True while the worker is running a request (read from any thread)."""
-        return self.current is not None
 
     async def open(
         self,
