@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from aiolite._engine import inline
+from aiolite._engine.deadline import contextvar_set, deadline
 from aiolite._engine.inline import LEARN_BELOW_SECONDS, InlinePolicy
 from aiolite._engine.inline_runs import INLINE_BUDGET_SECONDS
 from aiolite._engine.progress import (
@@ -283,6 +284,57 @@ def test_the_users_handler_is_called_every_so_many_steps() -> None:
     assert checker.on_progress()
     with pytest.raises(ValueError, match="steps must be positive"):
         checker.set_user_handler(print, 0)
+
+
+# ----------------------------------------------------------------------- Request
+
+
+class Clock:
+    """A framework clock at 100.0, with cancel scopes expiring at ``scope``."""
+
+    deadline_error = TimeoutError
+
+    def __init__(self, scope: float = float("inf")) -> None:
+        self.scope = scope
+
+    def now(self) -> float:
+        return 100.0
+
+    def effective_deadline(self) -> float:
+        return self.scope
+
+
+def new_request(clock: Any, cancellable: bool = True) -> Request:
+    return Request(clock, print, (), Context(), cancellable)
+
+
+def test_a_request_without_deadlines_has_none() -> None:
+    made = new_request(Clock())
+    assert (made.deadline, made.explicit_deadline) == (None, None)
+
+
+def test_the_earlier_deadline_wins_and_only_aiolites_needs_enforcing() -> None:
+    with contextvar_set(deadline, 105.0):
+        own = new_request(Clock(scope=110.0))
+        scoped = new_request(Clock(scope=102.0))
+    assert own.explicit_deadline == 105.0  # the waiting side must enforce it
+    assert not own.deadline_from_scope
+    assert scoped.explicit_deadline is None  # the framework cancels the scope itself
+    assert scoped.deadline_from_scope
+    assert scoped.framework_deadline == 102.0
+    assert own.deadline is not None
+    assert scoped.deadline is not None
+    # converted to the worker's clock: five and two seconds from now
+    assert own.deadline - scoped.deadline == pytest.approx(3.0, abs=0.5)
+    assert own.deadline - monotonic() == pytest.approx(5.0, abs=0.5)
+
+
+def test_a_deadline_already_passed_refuses_the_request_but_not_a_clean_up() -> None:
+    with contextvar_set(deadline, 99.0):
+        with pytest.raises(TimeoutError, match="already passed"):
+            new_request(Clock())
+        cleanup = new_request(Clock(scope=50.0), cancellable=False)
+    assert cleanup.deadline is None  # a rollback must run whatever the time
 
 
 # ------------------------------------------------------------------ InlineStreak
