@@ -64,7 +64,6 @@ from ._apsw.connection import Bindings, Connection, ConnectOptions, Connector, c
 from ._apsw.cursor import Cursor, Description, PendingCursor
 from ._apsw.features.backup import Backup, BackupProgress
 from ._apsw.features.blob import Blob
-from ._apsw.features.callbacks import NoEventLoopError
 from ._apsw.features.hooks import should_stop
 from ._apsw.features.session import Changeset, Session, make_session
 from ._apsw.features.vfs import VFS, VFSFile
@@ -75,6 +74,7 @@ from ._errors import (
     CallbackDeadlockError,
     ConnectionClosedError,
     DeadlineExceeded,
+    NoEventLoopError,
     TransactionControlError,
     TransactionRolledBackError,
     WrongEventLoopError,

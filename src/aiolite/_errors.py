@@ -3,9 +3,10 @@
 SQLite errors are APSW's own classes, raised unchanged (``aiolite.BusyError``
 is ``apsw.BusyError``), so code written against APSW keeps its ``except``
 clauses. The classes here cover what only an async bridge can get wrong: the
-wrong event loop, a callback that would deadlock, and a deadline; and what
-aiolite refuses so that a transaction stays whole: transaction control where
-it cannot run, and requests in a transaction SQLite has rolled back.
+wrong event loop, a callback that would deadlock or has no loop to run it,
+and a deadline; and what aiolite refuses so that a transaction stays whole:
+transaction control where it cannot run, and requests in a transaction
+SQLite has rolled back.
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ class CallbackDeadlockError(RuntimeError):
     Do the work in a sync callback (it runs in the worker and may use the
     connection it is given) or on another connection.
     """
+
+
+class NoEventLoopError(RuntimeError):
+    """An async callback was called where no aiolite event loop can run it.
+
+    Async callbacks run in the event loop of the aiolite connection whose
+    worker thread SQLite called them from. A callback reached from anywhere
+    else (a plain ``apsw.Connection`` using an async VFS, another thread) has
+    no loop waiting to run it; use a sync method there.
+    """
+
+    __module__ = "aiolite"
 
 
 class DeadlineExceeded(TimeoutError):

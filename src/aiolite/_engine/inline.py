@@ -19,7 +19,7 @@ another chance.
 
 from __future__ import annotations
 
-from .engine import INLINE_BUDGET_SECONDS
+from .inline_runs import INLINE_BUDGET_SECONDS
 
 LEARN_BELOW_SECONDS = INLINE_BUDGET_SECONDS / 4
 """A read that took less than this in the worker is tried inline from then on."""

@@ -26,30 +26,35 @@ STREAK_SECONDS = 0.002
 class InlineStreak:
     """The start of the current run of inline work, if one is going on."""
 
-    __slots__ = ("_limit", "_started")
+    __slots__ = ("_limit", "started")
 
     def __init__(self, limit: float = STREAK_SECONDS) -> None:
         self._limit = limit
-        self._started: float | None = None
+        self.started: float | None = None
+        """When the current streak began (``monotonic()``), or None: read only.
+
+        Public so that a per-request path can skip the method call when there
+        is nothing to do (``if streak.started is not None: streak.reset()``).
+        """
 
     @property
     def active(self) -> bool:
         """True while inline work has run since the loop last had a turn."""
-        return self._started is not None
+        return self.started is not None
 
     def ran(self, started: float | None = None) -> None:
         """Inline work ran, beginning at ``started`` (``monotonic()``; now if not given)."""
-        if self._started is None:
-            self._started = monotonic() if started is None else started
+        if self.started is None:
+            self.started = monotonic() if started is None else started
 
     def reset(self) -> None:
         """The loop has had a turn (the caller suspended): a new streak starts from zero."""
-        self._started = None
+        self.started = None
 
     def expired(self) -> bool:
         """True, once, when the streak has lasted past the limit: the caller should yield now."""
-        started = self._started
+        started = self.started
         if started is None or monotonic() - started < self._limit:
             return False
-        self._started = None
+        self.started = None
         return True

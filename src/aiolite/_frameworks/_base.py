@@ -11,12 +11,12 @@ anyio's cancel scopes.
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from contextvars import Context
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .._engine.port import CallbackCall as CallbackCall
 
 if TYPE_CHECKING:
     from .._engine.engine import Request
@@ -30,60 +30,6 @@ class Event(Protocol):
     def set(self) -> None: ...
 
     async def wait(self) -> Any: ...
-
-
-class CallbackCall:
-    """One async callback that the worker thread waits for.
-
-    Created in the worker, started in the loop, finished in the loop, waited
-    for in the worker: ``done`` is the only thing the two threads share
-    while it runs.
-    """
-
-    __slots__ = (
-        "args",
-        "cancel_requested",
-        "context",
-        "deadline",
-        "done",
-        "error",
-        "function",
-        "outcome",
-        "runner",
-        "value",
-    )
-
-    NOT_DONE = "not done"
-    VALUE = "value"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-    DEADLINE = "deadline"
-
-    def __init__(
-        self,
-        function: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
-        context: Context,
-        deadline: float | None,
-    ) -> None:
-        self.function = function
-        self.args = args
-        self.context = context
-        self.deadline = deadline  # time.monotonic() based, or None
-        self.cancel_requested = False
-        self.runner: Any = None  # the framework's task or cancel scope, once started
-        self.outcome = CallbackCall.NOT_DONE
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-
-    def finish(self, outcome: str, value: Any = None, error: BaseException | None = None) -> None:
-        if self.outcome is not CallbackCall.NOT_DONE:
-            return
-        self.outcome = outcome
-        self.value = value
-        self.error = error
-        self.done.set()
 
 
 class FrameworkAdapter(ABC):

@@ -2,9 +2,10 @@
 
 SQLite calls back synchronously, from inside a statement running in the
 worker thread. A plain function is called right there. An ``async def`` is
-wrapped in a plain function that sends the coroutine to the event loop and
-blocks the worker until it is done (see ``Engine.call_async``), so callbacks
-can do async I/O while the statement waits for them.
+wrapped in a plain function that hands the coroutine to the engine's one
+bridge to the event loop (:func:`aiolite._engine.bridge.call_in_loop`),
+which blocks the worker until it is done, so callbacks can do async I/O
+while the statement waits for them.
 
 Objects whose *methods* SQLite calls (aggregates, virtual tables, VFS files)
 are wrapped in :class:`AsyncMethods`, which bridges each async method the
@@ -15,29 +16,24 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.bridge import call_in_loop
 from ..._engine.engine import current_worker_engine
-from ..._errors import ConnectionClosedError
-from ..._frameworks._base import CallbackCall
+from ..._errors import NoEventLoopError
 
 if TYPE_CHECKING:
     from ..._engine.engine import Engine
 
-_CALLBACK_POLL_SECONDS = 0.1
-_CLOSING_LIMIT_SECONDS = 5.0
-"""How long a callback outside any request may hold up a closing connection."""
-
-
-class NoEventLoopError(RuntimeError):
-    """An async callback was called where no aiolite event loop can run it.
-
-    Async callbacks run in the event loop of the aiolite connection whose
-    worker thread SQLite called them from. A callback reached from anywhere
-    else (a plain ``apsw.Connection`` using an async VFS, another thread) has
-    no loop waiting to run it; use a sync method there.
-    """
+__all__ = [  # call_in_loop and NoEventLoopError: for importers from before they moved
+    "AsyncMethods",
+    "NoEventLoopError",
+    "bridge",
+    "call_here",
+    "call_in_loop",
+    "has_async_method",
+    "is_async_callable",
+]
 
 
 def bridge(engine: Engine, function: Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -65,34 +61,6 @@ def is_async_callable(function: Any) -> bool:
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
         type(function).__call__
     )
-
-
-def call_in_loop(engine: Engine, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    """Worker side: ``await function(*args)`` in ``engine``'s loop; return its result.
-
-    While a request is served this is ``engine.call_async`` (its context,
-    cancellation and deadline apply). Between requests (SQLite calls a
-    rollback hook or a VFS ``xClose`` while the connection closes) the
-    coroutine runs on its own, with no deadline, as long as the loop runs.
-    """
-    if engine.serving:
-        return engine.call_async(function, *args)
-    context = copy_context()
-    engine.mark_serving(context)  # awaiting this connection in it must fail, not hang
-    call = CallbackCall(function, args, context, None)
-    if not engine.adapter.start_callback(call):
-        raise NoEventLoopError("the event loop has finished; the async callback cannot run")
-    waited = 0.0
-    while not call.done.wait(_CALLBACK_POLL_SECONDS):
-        waited += _CALLBACK_POLL_SECONDS
-        if engine.closed and waited >= _CLOSING_LIMIT_SECONDS:
-            # closed from sync code (stop(), a finalizer): the loop may never run it
-            raise ConnectionClosedError("the connection closed before an async callback ran")
-    if call.outcome == CallbackCall.VALUE:
-        return call.value
-    if call.error is not None:
-        raise call.error
-    raise ConnectionClosedError(f"the async callback ended: {call.outcome}")
 
 
 def call_here(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -153,4 +121,5 @@ class AsyncMethods:
 
 
 def has_async_method(target: Any, names: Iterable[str]) -> bool:
+    """True if any of ``names`` is an async method of ``target``: it then needs wrapping."""
     return any(is_async_callable(getattr(target, name, None)) for name in names)
