@@ -32,6 +32,12 @@ class Event(Protocol):
     async def wait(self) -> Any: ...
 
 
+class Timer(Protocol):
+    """A callback due at a time on the framework clock (``asyncio.TimerHandle`` or trio's)."""
+
+    def cancel(self) -> None: ...
+
+
 class CallbackCall:
     """One async callback that the worker thread waits for.
 
@@ -161,3 +167,35 @@ class FrameworkAdapter(ABC):
     @abstractmethod
     def cancel_callback(self, call: CallbackCall) -> None:
         """In the loop thread: cancel ``call`` if it has started, or mark it not to start."""
+
+    # What the pool and the KV store need, so that neither names a framework.
+
+    @abstractmethod
+    async def wait_event(self, event: Event, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait for ``event`` at most ``timeout`` seconds (``inf``: none); False if time ran out.
+
+        The framework's own timeout block does it, so a cancellation from
+        outside propagates exactly as the framework propagates it.
+        """
+
+    def one_shot_event(self) -> Event:
+        """A new event with exactly one waiter, set at most once: cheaper than :meth:`event`.
+
+        A queued pool write waits on one, and thousands are queued at once.
+        """
+        return self.event()
+
+    @abstractmethod
+    def call_at(self, when: float, function: Wakeup) -> Timer:
+        """Run ``function`` in the loop at ``when`` (framework clock) unless cancelled first.
+
+        Called in the loop thread. ``function`` must not raise.
+        """
+
+    @abstractmethod
+    def call_soon(self, function: Wakeup) -> None:
+        """From the loop thread: run ``function`` once the loop has gone round."""
+
+    @abstractmethod
+    def current_task(self) -> object:
+        """The running task: an identity to compare, nothing more (called per inline write)."""
