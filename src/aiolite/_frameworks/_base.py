@@ -1,12 +1,15 @@
-"""What the engine needs from an async framework, and nothing more.
+"""What aiolite needs from an async framework, and nothing more.
 
 The engine runs requests in a worker thread; an adapter connects that thread
 to one event loop: it parks the awaiting task until the worker is done,
 wakes the loop from the worker, turns the framework's cancellation into a
 cancelled request, and runs async callbacks in the loop on the worker's
-behalf. asyncio (uvloop included) and trio each have one; anyio runs on
-either and is served by the adapter of its backend, which also honours
-anyio's cancel scopes.
+behalf. The pool and the KV store need a few loop-side operations more (a
+wait with a timeout, a cheap one-shot event, a timer, "soon", the current
+task), so that they never name a framework either. asyncio (uvloop
+included) and trio each have one adapter, each operation in its framework's
+fastest form; anyio runs on either and is served by the adapter of its
+backend, which also honours anyio's cancel scopes.
 """
 
 from __future__ import annotations
