@@ -16,10 +16,11 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from .._errors import DeadlineExceeded, WrongEventLoopError
-from ._base import CallbackCall, Event, FrameworkAdapter, Timer, Wakeup
+from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
     from .._engine.engine import Request
+    from ._base import Timer
 
 
 class AsyncioAdapter(FrameworkAdapter):

@@ -17,10 +17,11 @@ import outcome
 import trio
 
 from .._errors import DeadlineExceeded, WrongEventLoopError
-from ._base import CallbackCall, Event, FrameworkAdapter, Timer, Wakeup
+from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
     from .._engine.engine import Request
+    from ._base import Timer
 
 
 class TrioDeadlineExceeded(DeadlineExceeded, trio.TooSlowError):
