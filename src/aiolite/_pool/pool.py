@@ -29,7 +29,7 @@ commits since the WAL's last sync (``tests/stress/test_faults.py``).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from math import inf
@@ -402,16 +402,17 @@ class PoolCore:
         """The adapter of the loop the pool belongs to."""
         return self._pool._adapter
 
-    async def write(
+    def write(
         self, sql: str, bindings: Any, many: bool, on_commit: Callable[[], None] | None
-    ) -> WriteResult:
+    ) -> Coroutine[Any, Any, WriteResult]:
         """``pool.execute``/``executemany``, calling ``on_commit()`` after the commit.
 
         The hook runs on the loop thread, before any later write's caller
         hears of its own; inside this task's writer block the write joins
         the block's transaction and the hook is not called (it may roll back).
+        (The pool's own coroutine, not one wrapping it: one frame less per write.)
         """
-        return await self._pool._write(sql, bindings, many, on_commit)
+        return self._pool._write(sql, bindings, many, on_commit)
 
     def writer_idle(self) -> bool:
         """May a write commit on the loop thread, outside the pool, now?
