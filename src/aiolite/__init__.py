@@ -75,6 +75,7 @@ from ._errors import (
     ConnectionClosedError,
     DeadlineExceeded,
     NoEventLoopError,
+    PoolTimeout,
     TransactionControlError,
     TransactionRolledBackError,
     WrongEventLoopError,
@@ -83,7 +84,6 @@ from ._frameworks import current_time
 from ._kv.store import KV
 from ._pool.group_commit import WriteResult
 from ._pool.pool import Pool, PoolOpener, PoolStats, open_pool
-from ._pool.turns import PoolTimeout
 
 __version__ = "0.1.0"
 

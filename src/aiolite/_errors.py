@@ -103,3 +103,16 @@ class TransactionRolledBackError(apsw.Error):
     """
 
     __module__ = "aiolite"
+
+
+class PoolTimeout(TimeoutError):
+    """A pool wait passed ``acquire_timeout``.
+
+    Raised when a writer block, a reader block or a group-commit write could
+    not get its connection in time: the writer was held by other work in this
+    process for longer, or another process held the database's write lock
+    past the busy timeout. Nothing of the request ran. It is a
+    :class:`TimeoutError`, so ``except TimeoutError`` catches it too.
+    """
+
+    __module__ = "aiolite"

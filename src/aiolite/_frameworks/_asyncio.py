@@ -20,6 +20,7 @@ from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
     from .._engine.engine import Request
+    from ._base import Timer
 
 
 class AsyncioAdapter(FrameworkAdapter):
@@ -138,6 +139,50 @@ class AsyncioAdapter(FrameworkAdapter):
         call.cancel_requested = True
         if call.runner is not None:
             call.runner.cancel()
+
+    async def wait_event(self, event: Event, timeout: float) -> bool:  # noqa: ASYNC109
+        if timeout == inf:
+            await event.wait()
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def one_shot_event(self) -> Event:
+        return FutureEvent(self._loop)
+
+    def call_at(self, when: float, function: Wakeup) -> Timer:
+        return self._loop.call_at(when, function)
+
+    def call_soon(self, function: Wakeup) -> None:
+        self._loop.call_soon(function)
+
+    def current_task(self) -> object:
+        return asyncio.current_task(self._loop)
+
+
+class FutureEvent:
+    """A one-shot event on a bare asyncio future: what a queued pool write waits on.
+
+    ``asyncio.Event`` keeps a list of waiters and a flag; a write has exactly
+    one waiter, and thousands are queued at once, so the bare future halves
+    the cost of waking them.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._future: asyncio.Future[None] = loop.create_future()
+
+    def set(self) -> None:
+        if not self._future.done():  # a cancelled waiter cancels the future
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        await self._future
 
 
 def _expire(request: Request) -> None:

@@ -1,12 +1,15 @@
-"""What the engine needs from an async framework, and nothing more.
+"""What aiolite needs from an async framework, and nothing more.
 
 The engine runs requests in a worker thread; an adapter connects that thread
 to one event loop: it parks the awaiting task until the worker is done,
 wakes the loop from the worker, turns the framework's cancellation into a
 cancelled request, and runs async callbacks in the loop on the worker's
-behalf. asyncio (uvloop included) and trio each have one; anyio runs on
-either and is served by the adapter of its backend, which also honours
-anyio's cancel scopes.
+behalf. The pool and the KV store need a few loop-side operations more (a
+wait with a timeout, a cheap one-shot event, a timer, "soon", the current
+task), so that they never name a framework either. asyncio (uvloop
+included) and trio each have one adapter, each operation in its framework's
+fastest form; anyio runs on either and is served by the adapter of its
+backend, which also honours anyio's cancel scopes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ class Event(Protocol):
     def set(self) -> None: ...
 
     async def wait(self) -> Any: ...
+
+
+class Timer(Protocol):
+    """A callback due at a time on the framework clock (``asyncio.TimerHandle`` or trio's)."""
+
+    def cancel(self) -> None: ...
 
 
 class FrameworkAdapter(ABC):
@@ -107,3 +116,35 @@ class FrameworkAdapter(ABC):
     @abstractmethod
     def cancel_callback(self, call: CallbackCall) -> None:
         """In the loop thread: cancel ``call`` if it has started, or mark it not to start."""
+
+    # What the pool and the KV store need, so that neither names a framework.
+
+    @abstractmethod
+    async def wait_event(self, event: Event, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait for ``event`` at most ``timeout`` seconds (``inf``: none); False if time ran out.
+
+        The framework's own timeout block does it, so a cancellation from
+        outside propagates exactly as the framework propagates it.
+        """
+
+    def one_shot_event(self) -> Event:
+        """A new event with exactly one waiter, set at most once: cheaper than :meth:`event`.
+
+        A queued pool write waits on one, and thousands are queued at once.
+        """
+        return self.event()
+
+    @abstractmethod
+    def call_at(self, when: float, function: Wakeup) -> Timer:
+        """Run ``function`` in the loop at ``when`` (framework clock) unless cancelled first.
+
+        Called in the loop thread. ``function`` must not raise.
+        """
+
+    @abstractmethod
+    def call_soon(self, function: Wakeup) -> None:
+        """From the loop thread: run ``function`` once the loop has gone round."""
+
+    @abstractmethod
+    def current_task(self) -> object:
+        """The running task: an identity to compare, nothing more (called per inline write)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
     from .._engine.engine import Request
+    from ._base import Timer
 
 
 class TrioDeadlineExceeded(DeadlineExceeded, trio.TooSlowError):
@@ -135,6 +137,38 @@ class TrioAdapter(FrameworkAdapter):
         call.cancel_requested = True
         if call.runner is not None:
             call.runner.cancel()
+
+    async def wait_event(self, event: Event, timeout: float) -> bool:  # noqa: ASYNC109
+        if timeout == inf:
+            await event.wait()
+            return True
+        with trio.move_on_after(timeout):
+            await event.wait()
+            return True
+        return False
+
+    def call_at(self, when: float, function: Wakeup) -> Timer:
+        scope = trio.CancelScope()
+        trio.lowlevel.spawn_system_task(_call_at, scope, when, function)
+        return scope
+
+    def call_soon(self, function: Wakeup) -> None:
+        self.call_soon_threadsafe(function)
+
+    def current_task(self) -> object:
+        return trio.lowlevel.current_task()
+
+
+async def _call_at(scope: trio.CancelScope, when: float, function: Wakeup) -> None:
+    """A timer: trio has no timed callbacks, so a system task sleeps until ``when``.
+
+    A system task, not a task of the caller's nursery: the timer must neither
+    keep a nursery open nor be cancelled with the task that armed it, only by
+    ``scope.cancel()`` (or the end of the run).
+    """
+    with scope:
+        await trio.sleep_until(when)
+        function()
 
 
 def _is_cancellation(result: outcome.Outcome[Any]) -> bool:

@@ -26,16 +26,14 @@ writer plus ``max_workers - 1`` readers; ``lock_timeout`` is
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from time import monotonic
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from .._pool.group_commit import WriteResult
-from .._pool.pool import Pool, Synchronous, _is_memory, open_pool
+from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
+from .cache import Cache, Hook
 from .codec import Codec, check_key
+from .inline_policy import InlinePolicy
 from .inline_writes import Fallback, InlineAccess
 from .table_helpers import create_table_sql, identifier, insert_sql, query_sql
 
@@ -43,76 +41,11 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 _ITERATION_PAGE = 500
-_INLINE_STREAK_SECONDS = 0.002
-"""Inline writes in a row after which the writing task yields to the loop once.
-
-An inline write never suspends, so without this a task writing in a loop
-would starve every other task, and could not even be cancelled (the same
-2 ms the engine allows inline reads)."""
-_IMMUTABLE = (str, int, float, bool, bytes, type(None))
-_UNKNOWN: Any = object()
 
 
-def _no_task() -> object:
-    return None
-
-
-def _no_task_call(function: Callable[[], None]) -> None:
-    function()
-
-
-def _task_getter(framework: str) -> Callable[[], object]:
-    if framework == "trio":
-        import trio
-
-        return trio.lowlevel.current_task
-    return asyncio.current_task
-
-
-class _Cache:
-    """Decoded values by key; mutable values are kept encoded and decoded per read.
-
-    So a caller mutating what ``get`` returned never changes what the next
-    ``get`` sees. ``limit`` bounds it (least recently used go first).
-    """
-
-    __slots__ = ("data", "generation", "limit")
-
-    def __init__(self, limit: int | None) -> None:
-        self.data: OrderedDict[str, tuple[bool, Any]] = OrderedDict()
-        self.limit = limit
-        self.generation = 0  # bumped by every write, so a racing read never caches a stale value
-
-    def lookup(self, key: str, codec: Codec) -> tuple[bool, Any]:
-        entry = self.data.get(key)
-        if entry is None:
-            return False, None
-        if self.limit is not None:
-            self.data.move_to_end(key)
-        encoded, value = entry
-        return True, (codec.decode(value) if encoded else value)
-
-    def store(self, key: str, stored: str | bytes, value: Any = _UNKNOWN) -> None:
-        """Cache ``key``; ``value`` is its decoded form when the caller has it."""
-        if type(stored) is bytes:
-            self.data[key] = (False, stored)
-        elif value is not _UNKNOWN and type(value) in _IMMUTABLE:
-            self.data[key] = (False, value)
-        else:
-            self.data[key] = (True, stored)
-        if self.limit is not None:
-            self.data.move_to_end(key)
-            while len(self.data) > self.limit:
-                self.data.popitem(last=False)
-
-    def forget(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        self.data.clear()
-
-    def __len__(self) -> int:
-        return len(self.data)
+def _plain_file(path: str) -> bool:
+    """Inline writes open the file by name on a connection of their own: not a URI or memory."""
+    return path not in ("", ":memory:") and not path.startswith("file:")
 
 
 class KV:
@@ -167,26 +100,20 @@ class KV:
         )
         if cache is True or bulk_load:
             limit: int | None = None if cache is True or cache is False else int(cache)
-            self._cache: _Cache | None = _Cache(limit)
+            self._cache: Cache | None = Cache(limit)
         elif cache is False:
             self._cache = None
         elif isinstance(cache, int) and cache > 0:
-            self._cache = _Cache(cache)
+            self._cache = Cache(cache)
         else:
             raise ValueError(f"cache must be True, False or a positive int, not {cache!r}")
         self._bulk_load = bulk_load
         self._pool: Pool | None = None
         self._synchronous = str(synchronous).upper()
-        self._want_inline = (
-            inline and not _is_memory(self.path) and not self.path.startswith("file:")
-        )
-        self._inline: InlineAccess | None = None
+        self._want_inline = inline and _plain_file(self.path)
+        self._inline: InlinePolicy | None = None
         self.inline_writes = 0
         """Writes committed on the event-loop thread."""
-        self._burst_task: object | None = None
-        self._streak_started: float | None = None  # first inline write since the loop last ran
-        self._current_task: Callable[[], object] = _no_task
-        self._call_soon: Callable[[Callable[[], None]], object] = _no_task_call
         q = self._quoted
         self._sql_get = f"SELECT value FROM {q} WHERE key = ?"
         self._sql_set = (
@@ -211,23 +138,18 @@ class KV:
                 for key, stored in await pool.fetchall(f"SELECT key, value FROM {self._quoted}"):
                     cache.store(key, stored, self.codec.decode(stored))
             if self._want_inline:
-                self._inline = InlineAccess(
+                access = InlineAccess(
                     pool.path,
                     self._sql_set,
                     self._sql_delete,
                     self._synchronous,
                     pool.request_checkpoint,
                 )
+                self._inline = InlinePolicy(access, core_of_pool(pool))
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
-        self._current_task = _task_getter(pool._adapter.name)
-        self._call_soon = (
-            asyncio.get_running_loop().call_soon
-            if pool._adapter.name == "asyncio"
-            else pool._adapter.call_soon_threadsafe
-        )
         return self
 
     def __await__(self) -> Any:
@@ -249,7 +171,7 @@ class KV:
         pool = self._pool
         inline, self._inline = self._inline, None
         if inline is not None:
-            inline.close()
+            inline.access.close()
         if pool is not None:
             await pool.close()
 
@@ -337,52 +259,54 @@ class KV:
         """Store ``value`` under ``key``; returns once it is committed."""
         check_key(key)
         stored = self.codec.encode(value)
-        if self._streak_started is not None:
-            await self._yield_after_streak()
         cache = self._cache
         inline = self._inline
-        if inline is not None and self._may_write_inline(inline):
-            try:
-                inline.set(key, stored)
-            except Fallback:
-                pass
-            else:
-                self._wrote_inline()
-                if cache is not None:
-                    cache.generation += 1
-                    cache.store(key, stored, value)
-                return
+        if inline is not None:
+            if inline.streak.expired():
+                # Before the write, not after: a cancellation delivered here
+                # leaves nothing written, as for any write cancelled before it ran.
+                await inline.adapter.checkpoint()
+            if inline.allowed():
+                try:
+                    inline.access.set(key, stored)
+                except Fallback:
+                    pass
+                else:
+                    self.inline_writes += 1
+                    inline.wrote()
+                    if cache is not None:
+                        cache.generation += 1
+                        cache.store(key, stored, value)
+                    return
         if cache is None:
-            await self._write(self._sql_set, (key, stored), False)
+            await self._write(self._sql_set, (key, stored), False, None)
             return
-        cache.generation += 1
-
-        def on_commit() -> None:
-            cache.generation += 1
-            cache.store(key, stored, value)
-
-        await self._write(self._sql_set, (key, stored), False, on_commit)
+        await self._write(self._sql_set, (key, stored), False, cache.storing(key, stored, value))
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; ``KeyError`` if it is not stored (like ``del d[key]``)."""
         check_key(key)
-        if self._streak_started is not None:
-            await self._yield_after_streak()
         inline = self._inline
-        if inline is not None and self._may_write_inline(inline):
-            try:
-                changes = inline.delete(key)
-            except Fallback:
-                pass
-            else:
-                self._wrote_inline()
-                if self._cache is not None:
-                    self._cache.generation += 1
-                    self._cache.forget(key)
-                if changes == 0:
-                    raise KeyError(key)
-                return
-        result = await self._write(self._sql_delete, (key,), False, self._forgetter((key,)))
+        if inline is not None:
+            if inline.streak.expired():
+                await inline.adapter.checkpoint()  # before the write, as in set()
+            if inline.allowed():
+                try:
+                    changes = inline.access.delete(key)
+                except Fallback:
+                    pass
+                else:
+                    self.inline_writes += 1
+                    inline.wrote()
+                    if self._cache is not None:
+                        self._cache.generation += 1
+                        self._cache.forget(key)
+                    if changes == 0:
+                        raise KeyError(key)
+                    return
+        cache = self._cache
+        hook = None if cache is None else cache.forgetting((key,))
+        result = await self._write(self._sql_delete, (key,), False, hook)
         if result.changes == 0:
             raise KeyError(key)
 
@@ -404,9 +328,8 @@ class KV:
         if not encoded:
             return
         cache = self._cache
-        if cache is not None:
-            cache.generation += 1
-        await self._write(self._sql_set, encoded, True, self._storer(encoded))
+        hook = None if cache is None else cache.storing_many(encoded)
+        await self._write(self._sql_set, encoded, True, hook)
 
     async def delete_many(self, keys: Iterable[str]) -> int:
         """Remove every key in ``keys`` that is stored (missing ones are skipped).
@@ -416,26 +339,19 @@ class KV:
         checked = [check_key(key) for key in keys]
         if not checked:
             return 0
-        result = await self._write(
-            self._sql_delete, [(key,) for key in checked], True, self._forgetter(checked)
-        )
+        cache = self._cache
+        hook = None if cache is None else cache.forgetting(checked)
+        result = await self._write(self._sql_delete, [(key,) for key in checked], True, hook)
         return result.changes
 
     async def clear(self) -> None:
         """Remove every key."""
         cache = self._cache
-        if cache is not None:
-            cache.generation += 1
-
-        def on_commit() -> None:
-            if cache is not None:
-                cache.generation += 1
-                cache.clear()
-
-        await self._write(f"DELETE FROM {self._quoted}", None, False, on_commit)
+        hook = None if cache is None else cache.clearing()
+        await self._write(f"DELETE FROM {self._quoted}", None, False, hook)
 
     async def _write(
-        self, sql: str, bindings: Any, many: bool, on_commit: Any = None
+        self, sql: str, bindings: Any, many: bool, on_commit: Hook | None
     ) -> WriteResult:
         """A write through the pool; inside a writer block the cache is dropped instead.
 
@@ -443,75 +359,15 @@ class KV:
         what the cache held for those keys is no longer right either.
         """
         pool = self.pool
+        core = core_of_pool(pool)
         cache = self._cache
         if cache is None or not pool.holds_writer():
-            return await pool._write(sql, bindings, many, on_commit)
+            return await core.write(sql, bindings, many, on_commit)
         cache.generation += 1
         try:
-            return await pool._write(sql, bindings, many)
+            return await core.write(sql, bindings, many, None)
         finally:
             cache.clear()
-
-    def _may_write_inline(self, inline: InlineAccess) -> bool:
-        """Inline for one task's writes in sequence; group commit for a burst from many.
-
-        Each inline write is a commit of its own. When many tasks write in
-        the same loop iteration (``gather``, concurrent requests), one group
-        commit for all of them is cheaper: so after an inline write, other
-        tasks' writes go to the pool until the loop has gone round once.
-        """
-        if not inline.writes or not self.pool.writer_idle_for_inline():
-            return False
-        burst = self._burst_task
-        return burst is None or burst is self._current_task()
-
-    def _wrote_inline(self) -> None:
-        self.inline_writes += 1
-        if self._streak_started is None:
-            self._streak_started = monotonic()
-        if self._burst_task is None:
-            self._burst_task = self._current_task()
-            self._call_soon(self._end_burst)
-
-    def _end_burst(self) -> None:
-        self._burst_task = None
-        self._streak_started = None  # the loop has gone round: other tasks had their turn
-
-    async def _yield_after_streak(self) -> None:
-        """Let the loop run once if inline writes have held it for a while.
-
-        Before the write, not after: a cancellation delivered here leaves
-        nothing written, as for any write cancelled before it ran.
-        """
-        started = self._streak_started
-        if started is not None and monotonic() - started >= _INLINE_STREAK_SECONDS:
-            self._streak_started = None
-            await self.pool._adapter.checkpoint()
-
-    def _forgetter(self, keys: Sequence[str]) -> Any:
-        cache = self._cache
-        if cache is None:
-            return None
-        cache.generation += 1
-
-        def on_commit() -> None:
-            cache.generation += 1
-            for key in keys:
-                cache.forget(key)
-
-        return on_commit
-
-    def _storer(self, encoded: list[tuple[str, str | bytes]]) -> Any:
-        cache = self._cache
-        if cache is None:
-            return None
-
-        def on_commit() -> None:
-            cache.generation += 1
-            for key, stored in encoded:
-                cache.store(key, stored)
-
-        return on_commit
 
     # ------------------------------------------------------------ table helpers
 

@@ -1,73 +1,27 @@
-"""Bounded waits and first-come-first-served turns, for any supported framework.
+"""First-come-first-served turns on a limited resource: the writer, or the readers.
 
-The engine's adapters give events but no "wait at most this long", and the
-pool must bound every wait (``acquire_timeout``) the same way under asyncio,
-uvloop, trio and anyio. Each framework's own timeout block is used, so a
-cancellation from outside still propagates exactly as that framework does it.
+A pure state machine, used on the event-loop thread only: it knows nothing
+of tasks, frameworks or timeouts. A holder is granted by calling its
+``on_grant`` (set an event the waiting task sleeps on, or start a
+group-commit batch), so a place in the queue needs no task of its own, and
+the waiting (bounded by ``acquire_timeout``) is the pool's business.
+
+>>> order = []
+>>> queue = TurnQueue(1)
+>>> first, second = Turn(lambda: order.append("first")), Turn(lambda: order.append("second"))
+>>> queue.request(first)
+>>> queue.request(second)       # the writer is held: second waits
+>>> order, queue.held, queue.waiting
+(['first'], 1, 1)
+>>> queue.withdraw(first)       # first is done: second's turn
+>>> order, queue.held, queue.waiting
+(['first', 'second'], 1, 0)
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
-from math import inf
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .._frameworks._base import Event, FrameworkAdapter
-
-
-class PoolTimeout(TimeoutError):
-    """A pool wait passed ``acquire_timeout``.
-
-    Raised when a writer block, a reader block or a group-commit write could
-    not get its connection in time: the writer was held by other work in this
-    process for longer, or another process held the database's write lock
-    past the busy timeout. Nothing of the request ran. It is a
-    :class:`TimeoutError`, so ``except TimeoutError`` catches it too.
-    """
-
-
-async def wait_event(adapter: FrameworkAdapter, event: Event, timeout: float) -> bool:  # noqa: ASYNC109
-    """Wait for ``event`` at most ``timeout`` seconds; False if the time ran out."""
-    if timeout == inf:
-        await event.wait()
-        return True
-    if adapter.name == "trio":
-        import trio
-
-        with trio.move_on_after(timeout):
-            await event.wait()
-            return True
-        return False
-    try:
-        async with asyncio.timeout(timeout):
-            await event.wait()
-    except TimeoutError:
-        return False
-    return True
-
-
-class FutureEvent:
-    """A one-shot event on a bare asyncio future: what a queued write waits on.
-
-    ``asyncio.Event`` keeps a list of waiters and a flag; a write has exactly
-    one waiter, and thousands are queued at once, so the bare future halves
-    the cost of waking them.
-    """
-
-    __slots__ = ("_future",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._future: asyncio.Future[None] = loop.create_future()
-
-    def set(self) -> None:
-        if not self._future.done():  # a cancelled waiter cancels the future
-            self._future.set_result(None)
-
-    async def wait(self) -> None:
-        await self._future
 
 
 class Turn:
@@ -84,9 +38,8 @@ class Turn:
 class TurnQueue:
     """``capacity`` holders at a time, the rest served in arrival order.
 
-    Used on the event-loop thread only. Holders are granted by calling their
-    ``on_grant`` (set an event, or start a group-commit batch), so waiting
-    needs no task of its own.
+    A withdrawn waiter keeps its slot in the deque (removing it from the
+    middle would cost a scan) and is skipped when its turn comes.
     """
 
     __slots__ = ("_waiting", "capacity", "held")
@@ -98,6 +51,7 @@ class TurnQueue:
 
     @property
     def waiting(self) -> int:
+        """How many turns wait, not counting withdrawn ones."""
         return sum(not turn.withdrawn for turn in self._waiting)
 
     def request(self, turn: Turn) -> None:
@@ -116,6 +70,7 @@ class TurnQueue:
             turn.withdrawn = True
 
     def release(self) -> None:
+        """One hold ends: grant the waiting turns, in order, while there is room."""
         self.held -= 1
         while self._waiting and self.held < self.capacity:
             turn = self._waiting.popleft()
