@@ -204,7 +204,7 @@ def fetch_in_worker(
     if shape.convert is not None:
         # Read for each row: in a script, the tracer swaps it when the next
         # statement, with columns of its own, starts part way through a batch.
-        source = (shape.convert(row) for row in source)  # type: ignore[misc]
+        source = (shape.convert(row) for row in source)
     rows: list[Any] = []
     try:
         rows.extend(source)  # keeps the rows read before an error
