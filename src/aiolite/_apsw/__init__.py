@@ -6,7 +6,8 @@ re-exported by :mod:`aiolite`. What this layer offers the layers above it
 
 Reaching a connection
     :func:`core_of` gives a connection's :class:`ConnectionCore`: its
-    ``engine``, ``row_factory``, ``call(fn, ...)`` (a function of the sync
+    ``engine`` (layer 1), ``adapter`` (its framework, layer 2, with the
+    whole adapter interface), ``row_factory``, ``call(fn, ...)`` (a function of the sync
     connection, run in the worker as one request of the open transaction),
     ``post(fn, ...)``, ``first_batch(sql, bindings, limit)`` (rows of a
     read, inline when it is a proven tiny one), ``execution(refuses)`` and

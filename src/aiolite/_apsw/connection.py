@@ -136,7 +136,7 @@ class Connection(
         """The ``apsw.SQLITE_OPEN_*`` flags the database was opened with."""
         self.open_vfs: str = opened.open_vfs
         """The name of the VFS the database was opened with."""
-        self.framework: str = core.engine.adapter.name
+        self.framework: str = core.adapter.name
         """``"asyncio"`` (uvloop and anyio's asyncio backend included) or ``"trio"``."""
 
     @property
@@ -312,7 +312,7 @@ class Connector(Generic[RowT]):
     ) -> None:
         connection = self._connection
         if connection is not None:
-            with core_of(connection).engine.adapter.shield():
+            with core_of(connection).adapter.shield():
                 await connection.close()
 
     async def _open(self) -> Connection[RowT]:
@@ -329,7 +329,8 @@ class Connector(Generic[RowT]):
             raise ValueError(f"check_progress_steps must be a positive int or None, not {steps!r}")
         opening = _opening.OpenOptions.from_connect(self._database, options, self._setup)
         factory = compile_row_factory(self._row_factory)
-        engine = Engine(current_adapter(), check_progress_steps=steps)
+        adapter = current_adapter()
+        engine = Engine(adapter, check_progress_steps=steps)
         busy = _opening.busy_waiter(opening, engine)
         try:
             opened = await engine.open(
@@ -342,7 +343,8 @@ class Connector(Generic[RowT]):
             raise
         if opening.vfs is not None:
             engine.keep_in_worker()  # a Python VFS's methods must run in the worker
-        core = ConnectionCore(engine, factory, prefetch, min(max_batch, 1 << 20), inline, busy)
+        max_batch = min(max_batch, 1 << 20)
+        core = ConnectionCore(engine, adapter, factory, prefetch, max_batch, inline, busy)
         return Connection(core, opened)
 
 

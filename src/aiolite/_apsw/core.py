@@ -37,6 +37,7 @@ from .transaction import run_atomically
 
 if TYPE_CHECKING:
     from .._engine.engine import Engine
+    from .._frameworks._base import FrameworkAdapter
     from .busy import BusyWaiter
     from .rows import CompiledFactory
 
@@ -62,6 +63,7 @@ class ConnectionCore:
     """
 
     __slots__ = (
+        "adapter",
         "busy",
         "engine",
         "gate",
@@ -75,6 +77,7 @@ class ConnectionCore:
     def __init__(
         self,
         engine: Engine,
+        adapter: FrameworkAdapter,
         row_factory: CompiledFactory,
         prefetch: int,
         max_batch: int,
@@ -82,7 +85,9 @@ class ConnectionCore:
         busy: BusyWaiter | None,
     ) -> None:
         self.engine = engine
-        """The worker thread and its framework adapter."""
+        """The worker thread."""
+        self.adapter = adapter
+        """The event loop's framework (the engine's adapter, with layer 2's full interface)."""
         self.row_factory = row_factory
         """The compiled row factory rows of this connection are shaped with."""
         self.prefetch = prefetch
@@ -93,7 +98,7 @@ class ConnectionCore:
         """Which statements run on the loop thread (None: none do)."""
         self.busy = busy
         """aiolite's busy wait on this connection (``set_busy_handler(None)`` puts it back)."""
-        self.gate = TransactionGate(engine.adapter)
+        self.gate = TransactionGate(adapter)
         self.guard = TransactionGuard(engine)
 
     # ------------------------------------------------------------------ requests
@@ -204,7 +209,7 @@ class ConnectionCore:
             elif batch is not NOT_NOW:
                 policy.ran_inline(sql, monotonic() - started)
                 if engine.inline_streak_expired():
-                    await engine.adapter.checkpoint()
+                    await self.adapter.checkpoint()
                 return execution, *batch
         execution = Execution(self.row_factory, engine.abandon_inline)
         run = execute_first_in_worker if first_only else execute_in_worker
@@ -223,7 +228,7 @@ class ConnectionCore:
             return False  # the worker says why it cannot run
         if deadline_var.get() is not None:
             return False  # the worker path enforces deadlines exactly
-        self.engine.adapter.check_loop()
+        self.adapter.check_loop()
         return True
 
 

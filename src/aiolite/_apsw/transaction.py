@@ -229,7 +229,7 @@ class Transaction:
                     engine.post(finish_in_worker, *finish, False)
                     raise
             else:
-                with engine.adapter.shield():
+                with self._core.adapter.shield():
                     await engine.submit(finish_in_worker, *finish, False, cancellable=False)
         finally:
             self._release()
