@@ -33,7 +33,7 @@ from .._frameworks import current_adapter
 from . import opening as _opening
 from .connection_methods import SQLiteMethods
 from .core import Bindings as Bindings
-from .core import ConnectionCore
+from .core import ConnectionCore as ConnectionCore
 from .core import core_of as core_of
 from .cursor import PendingCursor
 from .features.backup import BackupMethods
