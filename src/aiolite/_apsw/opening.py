@@ -54,6 +54,8 @@ class SetUp:
         which keeps the query planner's statistics fresh.
     pragmas
         ``{name: value}`` set in order, after the best practice above.
+    wal_timeout
+        Seconds ``"require_wal"`` keeps retrying (the pool's ``busy_timeout``).
     """
 
     strict_strings: bool = True
@@ -68,7 +70,13 @@ class SetUp:
         """``connect(best_practice=..., pragmas=...)``: all of the best practice, or none."""
         if best_practice:
             return cls(pragmas=pragmas)
-        return cls(False, False, "keep", False, pragmas)
+        return cls(
+            strict_strings=False,
+            foreign_keys=False,
+            journal="keep",
+            optimize=False,
+            pragmas=pragmas,
+        )
 
 
 @dataclass(frozen=True, slots=True)
