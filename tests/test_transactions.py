@@ -14,7 +14,7 @@ import apsw
 import pytest
 
 import aiolite
-from aiolite._apsw.opening import BusyWaiter
+from aiolite._apsw.busy import BusyWaiter
 from tests.frameworks import Framework, TaskHandle
 from tests.helpers import count_rows, db_path, values
 

@@ -1,1 +1,63 @@
-"""aiolite._apsw."""
+"""Layer 3: the async connection on APSW (``Connection``, cursors, transactions, extensions).
+
+The public API (``aiolite.connect``, ``Connection``, ``Cursor``...) is
+re-exported by :mod:`aiolite`. What this layer offers the layers above it
+(the pool, the KV store, the aiosqlite module), and all they may use of it:
+
+Reaching a connection
+    :func:`core_of` gives a connection's :class:`ConnectionCore`: its
+    ``engine`` (layer 1), ``adapter`` (its framework, layer 2, with the
+    whole adapter interface), ``row_factory``, ``call(fn, ...)`` (a function of the sync
+    connection, run in the worker as one request of the open transaction),
+    ``post(fn, ...)``, ``first_batch(sql, bindings, limit)`` (rows of a
+    read, inline when it is a proven tiny one), ``execution(refuses)`` and
+    ``forget_lost_transaction()``.
+Opening
+    :func:`open_connection` is ``connect()`` with a :class:`SetUp` of the
+    caller's; :func:`open_here` opens a set-up connection on the calling
+    thread (for a connection with no worker); :class:`OpenOptions`.
+Worker-side functions (pass them to ``call`` or ``engine.post``)
+    :func:`execute_in_worker` runs a statement into an :class:`Execution`
+    and fetches its rows; :func:`run_atomically` runs a function all or
+    nothing in a savepoint; :func:`fetch_shaped` takes a finished
+    statement's rows in the row factory's shape.
+Checks
+    :func:`refuse_transaction_control` (a statement that would begin or end
+    the transaction it runs in) and :func:`is_plain_rollback` (the statement
+    that acknowledges a lost transaction).
+Helpers
+    :class:`AsyncClosing` (``async with`` that awaits ``aclose()``).
+
+Inside the layer: ``connection`` (the public front and ``connect``),
+``core`` (the machinery every part shares), ``task_gate`` (task
+isolation), ``guard`` and ``transaction`` (transactions),
+``transaction_control`` (statement checks), ``cursor`` (loop side) and
+``execution`` (worker side) of a statement, ``rows``, ``opening`` and
+``busy`` (the one set-up path), ``connection_methods`` and ``features/``
+(the rest of ``apsw.Connection``'s API).
+"""
+
+from .closing import AsyncClosing
+from .connection import open_connection
+from .core import ConnectionCore, core_of
+from .execution import Execution, execute_in_worker
+from .opening import OpenOptions, SetUp, open_here
+from .rows import fetch_shaped
+from .transaction import run_atomically
+from .transaction_control import is_plain_rollback, refuse_transaction_control
+
+__all__ = [
+    "AsyncClosing",
+    "ConnectionCore",
+    "Execution",
+    "OpenOptions",
+    "SetUp",
+    "core_of",
+    "execute_in_worker",
+    "fetch_shaped",
+    "is_plain_rollback",
+    "open_connection",
+    "open_here",
+    "refuse_transaction_control",
+    "run_atomically",
+]

@@ -1,19 +1,18 @@
-"""Layer 3: the async connection that users hold, and ``connect()``.
+"""The async connection that users hold, and ``connect()``.
 
-A :class:`Connection` is a thin front over an engine: every method that
-needs the database becomes one request to the worker thread, named and typed
-like its ``apsw.Connection`` original; facts that never change are plain
-attributes read once at open.
+A :class:`Connection` is a thin public front over its
+:class:`~aiolite._apsw.core.ConnectionCore`: every method that needs the
+database becomes one request to the worker thread, named and typed like its
+``apsw.Connection`` original; facts that never change are plain attributes
+read once at open.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Generator, Iterable, Mapping
 from functools import partial
-from time import monotonic
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -21,7 +20,6 @@ from typing import (
     Generic,
     ParamSpec,
     Self,
-    TypeAlias,
     TypedDict,
     TypeVar,
     Unpack,
@@ -30,22 +28,14 @@ from typing import (
 
 import apsw
 
-from .._engine.deadline import deadline as deadline_var
-from .._engine.engine import ABANDONED, INLINE_BUDGET_SECONDS, NOT_NOW, Engine
-from .._engine.inline import InlinePolicy
+from .._engine.engine import Engine
 from .._frameworks import current_adapter
 from . import opening as _opening
 from .connection_methods import SQLiteMethods
-from .cursor import (
-    Cursor,
-    PendingCursor,
-    Statement,
-    close_in_worker,
-    execute_first_in_worker,
-    execute_first_inline,
-    execute_in_worker,
-    execute_inline,
-)
+from .core import Bindings as Bindings
+from .core import ConnectionCore as ConnectionCore
+from .core import core_of as core_of
+from .cursor import PendingCursor
 from .features.backup import BackupMethods
 from .features.blob import BlobMethods
 from .features.functions import FunctionMethods
@@ -53,36 +43,15 @@ from .features.hooks import HookMethods
 from .features.session import SessionMethods
 from .features.tracing import TracingMethods
 from .features.vtable import TableFunctionMethods
-from .rows import CompiledFactory, RowFactory, compile_row_factory
-from .transaction import (
-    Transaction,
-    TransactionGuard,
-    TransactionMode,
-    held_transactions,
-    run_atomically,
-)
+from .rows import RowFactory, compile_row_factory
+from .transaction import Transaction, TransactionMode
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .._frameworks._base import Event
-
 RowT = TypeVar("RowT")
 R = TypeVar("R")
 P = ParamSpec("P")
-
-Bindings: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
-"""Values for the ``?``/``:name`` parameters of a statement."""
-
-
-_READ_AHEAD_SECONDS = INLINE_BUDGET_SECONDS / 2
-"""How long an inline read keeps reading rows past its first batch (each a trip saved)."""
-
-_IN_EXECUTEMANY = "executemany (it runs as one all-or-nothing unit: use a transaction block)"
-
-_open_blocks: ContextVar[tuple[tuple[Connection[Any], Transaction], ...]] = ContextVar(
-    "aiolite open 'async with db' blocks", default=()
-)
 
 
 class ConnectOptions(TypedDict, total=False):
@@ -155,24 +124,10 @@ class Connection(
     own worker thread; ``async with db:`` is a transaction.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        opened: _opening.OpenedDatabase,
-        row_factory: CompiledFactory,
-        prefetch: int,
-        max_batch: int,
-        inline: bool = True,
-    ) -> None:
-        self._engine = engine
-        self._inline = InlinePolicy() if inline else None
-        self._row_factory = row_factory
-        self._prefetch = prefetch
-        self._max_batch = max_batch
-        self._tx_owner: object | None = None
-        self._tx_released: Event | None = None
-        self._tx_guard = TransactionGuard(engine)
-        self._core = ConnectionCore(self)
+    def __init__(self, core: ConnectionCore, opened: _opening.OpenedDatabase) -> None:
+        self._core = core
+        self._engine = core.engine  # (read by tests that count round trips)
+        self._inline = core.inline  # (read by tests of the inline policy)
         self.filename: str = opened.filename
         """The database file's full path ("" for in-memory and temporary databases)."""
         self.filename_journal: str = opened.filename_journal
@@ -181,7 +136,7 @@ class Connection(
         """The ``apsw.SQLITE_OPEN_*`` flags the database was opened with."""
         self.open_vfs: str = opened.open_vfs
         """The name of the VFS the database was opened with."""
-        self.framework: str = engine.adapter.name
+        self.framework: str = core.adapter.name
         """``"asyncio"`` (uvloop and anyio's asyncio backend included) or ``"trio"``."""
 
     @property
@@ -190,38 +145,6 @@ class Connection(
         return self._engine.closed
 
     # ------------------------------------------------------------------ requests
-
-    async def _call(
-        self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        """Run ``fn(sync_connection, ...)`` in the worker, after any other task's transaction.
-
-        It is one request of the open transaction, if any: it fails with
-        ``TransactionRolledBackError`` once SQLite has rolled that back.
-        """
-        if kwargs:
-            fn = partial(fn, **kwargs)
-        result: R = await self._submit(self._tx_guard.run, fn, *args)
-        return result
-
-    async def _call_cleanup(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``_call`` for clean-up that runs no SQL (closing a cursor or a blob).
-
-        It must work inside a lost transaction too: it is what an ``async
-        with`` runs on the way out, and failing there would hide the error
-        that got it there.
-        """
-        return await self._submit(fn, *args)
-
-    async def _submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        while self._other_task_in_transaction():
-            # Checked again after each wait: another task waiting for the same
-            # block may have opened a block of its own before this one resumed.
-            await self._wait_for_other_transaction()
-        return await self._engine.submit(fn, *args)
-
-    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._engine.post(fn, *args)
 
     async def run(
         self, fn: Callable[Concatenate[apsw.Connection, P], R], /, *args: P.args, **kwargs: P.kwargs
@@ -249,7 +172,7 @@ class Connection(
         reads on the loop thread (see the ``inline`` option).
         """
         self._engine.keep_in_worker()
-        return await self._call(fn, *args, **kwargs)
+        return await self._core.call(fn, *args, **kwargs)
 
     def execute(self, statements: str, bindings: Bindings = None) -> PendingCursor[RowT]:
         """Run one or more SQL statements (``;``-separated) with ``bindings``.
@@ -267,7 +190,7 @@ class Connection(
         >>> asyncio.run(main())
         1 one
         """
-        return PendingCursor(self, statements, bindings, False)
+        return PendingCursor(self, self._core, statements, bindings, False)
 
     def executemany(
         self, statements: str, sequenceofbindings: Iterable[Bindings]
@@ -282,82 +205,7 @@ class Connection(
         (``BEGIN``, ``COMMIT``, ``SAVEPOINT``...) would break that, and is
         refused with ``TransactionControlError`` before anything runs.
         """
-        return PendingCursor(self, statements, sequenceofbindings, True)
-
-    async def _open_cursor(
-        self, sql: str, bindings: Bindings | Iterable[Bindings], many: bool
-    ) -> Cursor[RowT]:
-        statement, rows, done = await self._first_batch(sql, bindings, many, self._prefetch)
-        return Cursor(self, statement, rows, done, self._prefetch * 16, self._max_batch)
-
-    async def _first_batch(
-        self,
-        sql: str,
-        bindings: Bindings | Iterable[Bindings],
-        many: bool,
-        size: int,
-        *,
-        first_only: bool = False,
-    ) -> tuple[Statement, list[RowT], bool]:
-        """Run ``sql`` and fetch up to ``size`` rows: inline if it is a proven tiny read.
-
-        Returns the statement (still open unless done), the rows, and whether
-        the statement has finished. Inline, for a cursor that will want more
-        rows, it reads ahead while its time allows; with ``first_only`` it
-        reads none ahead and closes the statement in the same run instead.
-        """
-        if not isinstance(sql, str):
-            raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
-        engine = self._engine
-        guard = self._tx_guard
-        if many:
-            statement = Statement(self._row_factory, engine.abandon_inline, _IN_EXECUTEMANY)
-            rows, done = await self._submit(
-                guard.run, run_atomically, execute_in_worker, statement, sql, bindings, True, None
-            )
-            return statement, rows, done
-        policy = self._inline
-        if policy is not None and policy.should_try(sql) and self._may_run_inline():
-            statement = Statement(self._row_factory, engine.abandon_inline)
-            started = monotonic()
-            batch = engine.run_inline(
-                guard.run,
-                execute_first_inline if first_only else execute_inline,
-                statement,
-                sql,
-                bindings,
-                size,
-                size if first_only else self._max_batch,
-                started + _READ_AHEAD_SECONDS,
-            )
-            if batch is ABANDONED:
-                policy.abandoned(sql)
-                if statement.raw is not None:  # only the worker may touch it from now on
-                    self._post(close_in_worker, statement)
-            elif batch is not NOT_NOW:
-                policy.ran_inline(sql, monotonic() - started)
-                if engine.inline_streak_expired():
-                    await engine.adapter.checkpoint()
-                return statement, *batch
-        statement = Statement(self._row_factory, engine.abandon_inline)
-        run = execute_first_in_worker if first_only else execute_in_worker
-        rows, done = await self._submit(
-            guard.run_statement, run, statement, sql, bindings, False, size
-        )
-        if policy is not None:
-            policy.learned(sql, statement.readonly, statement.elapsed)
-        return statement, rows, done
-
-    def _may_run_inline(self) -> bool:
-        """Whether this task may run a statement on the loop thread right now."""
-        if self._other_task_in_transaction():
-            return False  # wait for it the normal way
-        if self._tx_guard.lost is not None:
-            return False  # the worker says why it cannot run
-        if deadline_var.get() is not None:
-            return False  # the worker path enforces deadlines exactly
-        self._engine.adapter.check_loop()
-        return True
+        return PendingCursor(self, self._core, statements, sequenceofbindings, True)
 
     def interrupt(self) -> None:
         """Abort whatever SQL is running on the connection now (``sqlite3_interrupt``).
@@ -378,12 +226,12 @@ class Connection(
         that write to a file other connections also write to: see
         :mod:`aiolite._apsw.transaction` for why.
         """
-        return Transaction(self, mode)
+        return Transaction(self._core, mode)
 
     async def __aenter__(self) -> Self:
-        block = Transaction(self)
+        block = Transaction(self._core)
         await block.__aenter__()
-        _open_blocks.set((*_open_blocks.get(), (self, block)))
+        self._core.gate.push_block(block)
         return self
 
     async def __aexit__(
@@ -392,46 +240,8 @@ class Connection(
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        blocks = _open_blocks.get()
-        for position in range(len(blocks) - 1, -1, -1):
-            if blocks[position][0] is self:
-                block = blocks[position][1]
-                _open_blocks.set(blocks[:position] + blocks[position + 1 :])
-                break
-        else:
-            raise RuntimeError("'async with db' exited without a matching enter in this task")
+        block: Transaction = self._core.gate.pop_block()
         await block.__aexit__(exc_type, exc, tb)
-
-    def _other_task_in_transaction(self) -> bool:
-        """True while a task other than this one (and its children) holds a block open."""
-        owner = self._tx_owner
-        return owner is not None and owner not in held_transactions.get()
-
-    def _in_own_transaction(self) -> bool:
-        owner = self._tx_owner
-        return owner is not None and owner in held_transactions.get()
-
-    async def _acquire_transaction(self) -> object:
-        self._engine.adapter.check_loop()
-        while self._tx_owner is not None:
-            await self._wait_for_other_transaction()
-        owner = object()
-        self._tx_owner = owner
-        self._tx_released = self._engine.adapter.event()
-        return owner
-
-    def _release_transaction(self, owner: object) -> None:
-        if self._tx_owner is owner:
-            released = self._tx_released
-            self._tx_owner = self._tx_released = None
-            if released is not None:
-                released.set()
-
-    async def _wait_for_other_transaction(self) -> None:
-        self._engine.adapter.check_loop()
-        released = self._tx_released
-        if released is not None:
-            await released.wait()
 
     # ------------------------------------------------------------------ closing
 
@@ -469,70 +279,22 @@ class Connection(
         return f"<aiolite.Connection {self.filename or ':memory:'!r} {state} ({self.framework})>"
 
 
-class ConnectionCore:
-    """What the layers above (the pool, the KV store) may ask of a connection.
-
-    The connection's own methods are its public API; this is the small,
-    named interface for aiolite's other packages, so that none of them needs
-    a connection's private attributes. Get it with :func:`core_of`.
-    """
-
-    __slots__ = ("_connection",)
-
-    def __init__(self, connection: Connection[Any]) -> None:
-        self._connection = connection
-
-    @property
-    def engine(self) -> Engine:
-        """The connection's engine: its worker thread and its framework adapter."""
-        return self._connection._engine
-
-    @property
-    def row_factory(self) -> CompiledFactory:
-        """The compiled row factory rows of this connection are shaped with."""
-        return self._connection._row_factory
-
-    async def call(
-        self, fn: Callable[Concatenate[apsw.Connection, P], R], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        """``fn(sync_connection, ...)`` in the worker, as one request of the open transaction."""
-        return await self._connection._call(fn, *args, **kwargs)
-
-    def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(sync_connection, ...)`` without waiting for it."""
-        self._connection._post(fn, *args)
-
-    def forget_lost_transaction(self) -> None:
-        """Queue forgetting a transaction SQLite rolled back (nobody is left to be told)."""
-        self._connection._post(self._connection._tx_guard.forget)
-
-    async def first_batch(self, sql: str, bindings: Bindings, limit: int) -> list[Any]:
-        """Up to ``limit`` rows of ``sql``: one trip to the worker, or none for a tiny read."""
-        _, rows, _ = await self._connection._first_batch(
-            sql, bindings, False, limit, first_only=True
-        )
-        return rows[:limit]
-
-
-def core_of(connection: Connection[Any]) -> ConnectionCore:
-    """The internal interface of ``connection`` for aiolite's other layers."""
-    return connection._core
-
-
 class Connector(Generic[RowT]):
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_connection", "_database", "_options", "_row_factory")
+    __slots__ = ("_connection", "_database", "_options", "_row_factory", "_setup")
 
     def __init__(
         self,
         database: str,
         options: ConnectOptions,
         row_factory: RowFactory[Any] | None,
+        setup: _opening.SetUp | None = None,
     ) -> None:
         self._database = database
         self._options = options
         self._row_factory = row_factory
+        self._setup = setup
         self._connection: Connection[RowT] | None = None
 
     def __await__(self) -> Generator[Any, None, Connection[RowT]]:
@@ -550,7 +312,7 @@ class Connector(Generic[RowT]):
     ) -> None:
         connection = self._connection
         if connection is not None:
-            with connection._engine.adapter.shield():
+            with core_of(connection).adapter.shield():
                 await connection.close()
 
     async def _open(self) -> Connection[RowT]:
@@ -565,21 +327,25 @@ class Connector(Generic[RowT]):
             raise ValueError(f"max_batch must be an int >= prefetch, not {max_batch!r}")
         if steps is not None and (not isinstance(steps, int) or steps < 1):
             raise ValueError(f"check_progress_steps must be a positive int or None, not {steps!r}")
-        opening = _opening.OpenOptions(database=self._database, **options)  # type: ignore[arg-type]
+        opening = _opening.OpenOptions.from_connect(self._database, options, self._setup)
         factory = compile_row_factory(self._row_factory)
-        engine = Engine(current_adapter(), check_progress_steps=steps)
+        adapter = current_adapter()
+        engine = Engine(adapter, check_progress_steps=steps)
+        busy = _opening.busy_waiter(opening, engine)
         try:
             opened = await engine.open(
                 partial(_opening.create, opening),
-                partial(_opening.configure, opening, engine),
-                partial(_opening.close, opening.best_practice),
+                partial(_opening.configure, opening, busy),
+                partial(_opening.close, opening.setup),
             )
         except BaseException:
             engine.stop(timeout=None)  # the worker closes whatever it opened, then exits
             raise
         if opening.vfs is not None:
             engine.keep_in_worker()  # a Python VFS's methods must run in the worker
-        return Connection(engine, opened, factory, prefetch, min(max_batch, 1 << 20), inline)
+        max_batch = min(max_batch, 1 << 20)
+        core = ConnectionCore(engine, adapter, factory, prefetch, max_batch, inline, busy)
+        return Connection(core, opened)
 
 
 @overload
@@ -622,3 +388,17 @@ def connect(
     if unknown:
         raise TypeError(f"connect() got unknown options: {', '.join(sorted(unknown))}")
     return Connector(_opening.database_name(database), options, row_factory)
+
+
+def open_connection(
+    database: str,
+    setup: _opening.SetUp,
+    *,
+    row_factory: RowFactory[Any] | None = None,
+    **options: Unpack[ConnectOptions],
+) -> Connector[Any]:
+    """``connect()`` with a set-up of the caller's instead of ``best_practice``/``pragmas``.
+
+    For aiolite's other layers: the pool opens its writer and readers with it.
+    """
+    return Connector(database, options, row_factory, setup)

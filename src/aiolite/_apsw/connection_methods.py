@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import apsw
 
+from .core import CoreFront
 from .features.callbacks import bridge
-from .part import ConnectionPart
 
 if TYPE_CHECKING:
     pass
@@ -27,7 +27,7 @@ _in_transaction: Callable[[apsw.Connection], bool] = attrgetter("in_transaction"
 _system_errno: Callable[[apsw.Connection], int] = attrgetter("system_errno")
 
 
-class SQLiteMethods(ConnectionPart):
+class SQLiteMethods(CoreFront):
     """Mixed into :class:`aiolite.Connection`; relies on its ``_call``."""
 
     async def pragma(self, name: str, value: Any = None, *, schema: str | None = None) -> Any:
@@ -42,109 +42,111 @@ class SQLiteMethods(ConnectionPart):
         (3, 'memory')
         """
         if value is None:  # APSW tells "no value" from None by the argument's absence
-            return await self._call(apsw.Connection.pragma, name, schema=schema)
-        return await self._call(apsw.Connection.pragma, name, value, schema=schema)
+            return await self._core.call(apsw.Connection.pragma, name, schema=schema)
+        return await self._core.call(apsw.Connection.pragma, name, value, schema=schema)
 
     async def changes(self) -> int:
         """Rows changed by the most recent INSERT, UPDATE or DELETE."""
-        return await self._call(apsw.Connection.changes)
+        return await self._core.call(apsw.Connection.changes)
 
     async def total_changes(self) -> int:
         """Rows changed since the connection opened."""
-        return await self._call(apsw.Connection.total_changes)
+        return await self._core.call(apsw.Connection.total_changes)
 
     async def last_insert_rowid(self) -> int:
         """The rowid of the most recent successful INSERT on this connection."""
-        return await self._call(apsw.Connection.last_insert_rowid)
+        return await self._core.call(apsw.Connection.last_insert_rowid)
 
     async def set_last_insert_rowid(self, rowid: int) -> None:
-        await self._call(apsw.Connection.set_last_insert_rowid, rowid)
+        await self._core.call(apsw.Connection.set_last_insert_rowid, rowid)
 
     @property
     def in_transaction(self) -> Awaitable[bool]:
         """Awaitable: True while a transaction is open (``await db.in_transaction``)."""
-        return self._call(_in_transaction)
+        return self._core.call(_in_transaction)
 
     async def get_autocommit(self) -> bool:
         """True when no transaction is open (the opposite of ``in_transaction``)."""
-        return await self._call(apsw.Connection.get_autocommit)
+        return await self._core.call(apsw.Connection.get_autocommit)
 
     async def txn_state(self, schema: str | None = None) -> int:
         """``apsw.SQLITE_TXN_NONE``, ``_READ`` or ``_WRITE`` for ``schema`` (or the highest)."""
-        return await self._call(apsw.Connection.txn_state, schema)
+        return await self._core.call(apsw.Connection.txn_state, schema)
 
     async def table_exists(self, dbname: str | None, table_name: str) -> bool:
-        return await self._call(apsw.Connection.table_exists, dbname, table_name)
+        return await self._core.call(apsw.Connection.table_exists, dbname, table_name)
 
     async def db_names(self) -> list[str]:
         """The names of the attached databases: ``main``, ``temp``, then attached ones."""
-        return await self._call(apsw.Connection.db_names)
+        return await self._core.call(apsw.Connection.db_names)
 
     async def db_filename(self, name: str) -> str:
-        return await self._call(apsw.Connection.db_filename, name)
+        return await self._core.call(apsw.Connection.db_filename, name)
 
     async def readonly(self, name: str) -> bool:
         """True if the attached database ``name`` is read-only."""
-        return await self._call(apsw.Connection.readonly, name)
+        return await self._core.call(apsw.Connection.readonly, name)
 
     async def wal_checkpoint(
         self, dbname: str | None = None, mode: int = apsw.SQLITE_CHECKPOINT_PASSIVE
     ) -> tuple[int, int]:
         """Checkpoint the WAL; returns (frames in the WAL, frames checkpointed)."""
-        return await self._call(apsw.Connection.wal_checkpoint, dbname, mode)
+        return await self._core.call(apsw.Connection.wal_checkpoint, dbname, mode)
 
     async def wal_autocheckpoint(self, n: int) -> None:
-        await self._call(apsw.Connection.wal_autocheckpoint, n)
+        await self._core.call(apsw.Connection.wal_autocheckpoint, n)
 
     async def serialize(self, name: str) -> bytes:
         """The database ``name`` as the bytes of a database file."""
-        return await self._call(apsw.Connection.serialize, name)
+        return await self._core.call(apsw.Connection.serialize, name)
 
     async def deserialize(self, name: str, contents: bytes) -> None:
         """Replace the database ``name`` with ``contents`` (bytes of a database file)."""
-        await self._call(apsw.Connection.deserialize, name, contents)
+        await self._core.call(apsw.Connection.deserialize, name, contents)
 
     async def data_version(self, schema: str | None = None) -> int:
         """A number that changes when another connection commits to the database."""
-        return await self._call(apsw.Connection.data_version, schema)
+        return await self._core.call(apsw.Connection.data_version, schema)
 
     async def cache_flush(self) -> None:
-        await self._call(apsw.Connection.cache_flush)
+        await self._core.call(apsw.Connection.cache_flush)
 
     async def cache_stats(self, include_entries: bool = False) -> dict[str, int]:
-        return await self._call(apsw.Connection.cache_stats, include_entries)
+        return await self._core.call(apsw.Connection.cache_stats, include_entries)
 
     async def release_memory(self) -> None:
-        await self._call(apsw.Connection.release_memory)
+        await self._core.call(apsw.Connection.release_memory)
 
     async def status(self, op: int, reset: bool = False) -> tuple[int, int]:
         """``sqlite3_db_status``: (current, highwater) for ``apsw.SQLITE_DBSTATUS_*``."""
-        return await self._call(apsw.Connection.status, op, reset)
+        return await self._core.call(apsw.Connection.status, op, reset)
 
     async def limit(self, id: int, newval: int = -1) -> int:
         """Read (and with ``newval`` set) an ``apsw.SQLITE_LIMIT_*`` limit."""
-        return await self._call(apsw.Connection.limit, id, newval)
+        return await self._core.call(apsw.Connection.limit, id, newval)
 
     async def config(self, op: int, *args: int) -> int:
         """``sqlite3_db_config`` with an ``apsw.SQLITE_DBCONFIG_*`` option."""
-        return await self._call(apsw.Connection.config, op, *args)
+        return await self._core.call(apsw.Connection.config, op, *args)
 
     async def column_metadata(
         self, dbname: str | None, table_name: str, column_name: str
     ) -> tuple[str, str, bool, bool, bool]:
         """(declared type, collation, not null, primary key, autoincrement)."""
-        return await self._call(apsw.Connection.column_metadata, dbname, table_name, column_name)
+        return await self._core.call(
+            apsw.Connection.column_metadata, dbname, table_name, column_name
+        )
 
     async def vfsname(self, dbname: str) -> str | None:
-        return await self._call(apsw.Connection.vfsname, dbname)
+        return await self._core.call(apsw.Connection.vfsname, dbname)
 
     async def file_control(self, dbname: str, op: int, pointer: int) -> bool:
-        return await self._call(apsw.Connection.file_control, dbname, op, pointer)
+        return await self._core.call(apsw.Connection.file_control, dbname, op, pointer)
 
     @property
     def system_errno(self) -> Awaitable[int]:
         """Awaitable: the OS error number behind the most recent failed call."""
-        return self._call(_system_errno)
+        return self._core.call(_system_errno)
 
     async def set_busy_timeout(self, milliseconds: int) -> None:
         """Use SQLite's own busy timeout instead of aiolite's.
@@ -152,16 +154,16 @@ class SQLiteMethods(ConnectionPart):
         aiolite's (the ``busy_timeout`` option) can be cut short by a
         cancellation or deadline; SQLite's waits in C where neither is seen.
         """
-        await self._call(apsw.Connection.set_busy_timeout, milliseconds)
+        await self._core.call(apsw.Connection.set_busy_timeout, milliseconds)
 
     async def enable_load_extension(self, enable: bool) -> None:
-        await self._call(apsw.Connection.enable_load_extension, enable)
+        await self._core.call(apsw.Connection.enable_load_extension, enable)
 
     async def load_extension(self, filename: str, entrypoint: str | None = None) -> None:
-        await self._call(apsw.Connection.load_extension, filename, entrypoint)
+        await self._core.call(apsw.Connection.load_extension, filename, entrypoint)
 
     async def drop_modules(self, keep: Iterable[str] | None) -> None:
-        await self._call(apsw.Connection.drop_modules, keep)
+        await self._core.call(apsw.Connection.drop_modules, keep)
 
     async def create_scalar_function(
         self,
@@ -188,10 +190,10 @@ class SQLiteMethods(ConnectionPart):
         >>> asyncio.run(main())
         'ADA'
         """
-        await self._call(
+        await self._core.call(
             apsw.Connection.create_scalar_function,
             name,
-            bridge(self._engine, callable),
+            bridge(self._core.engine, callable),
             numargs,
             deterministic=deterministic,
             flags=flags,

@@ -1,55 +1,117 @@
-"""Opening and closing the APSW connection, in the worker thread.
+"""Opening, setting up and closing an APSW connection: the one set-up path.
 
-``connect()`` options are checked here before any thread starts, then turned
-into the three callables the engine runs: create the connection, configure it
-(best practice, busy handling, pragmas) and finally close it.
+Every connection aiolite opens is set up here, by :func:`set_up` from a
+:class:`SetUp`: ``connect()``'s (best practice, or bare with
+``best_practice=False``), the pool's writer and readers, and the KV store's
+loop-thread writer. So aiolite's best practice is written once, and each
+caller only says which parts it wants.
+
+For ``connect()`` and the pool, the options are checked here before any
+thread starts, then turned into the three callables the engine runs in its
+worker: create the connection, configure it (busy handling, set-up) and
+finally close it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from time import monotonic
-from typing import TYPE_CHECKING, Any
+from time import monotonic, sleep
+from typing import TYPE_CHECKING, Any, Literal
 
 import apsw
+
+from .busy import BusyWaiter
 
 if TYPE_CHECKING:
     from .._engine.engine import Engine
 
-# SQLite's own busy-retry delays (sqliteDefaultBusyCallback), capped so that a
-# cancelled request waiting on a lock notices within 50 ms.
-_BUSY_DELAYS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050)
+Journal = Literal["keep", "prefer_wal", "require_wal"]
 
-default_busy_handlers: weakref.WeakKeyDictionary[apsw.Connection, BusyWaiter] = (
-    weakref.WeakKeyDictionary()
-)
-"""aiolite's busy wait per connection, so ``set_busy_handler(None)`` can put it back."""
+_WAL_RETRY_SECONDS = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SetUp:
+    """What :func:`set_up` does to a connection just opened, in this order.
+
+    strict_strings
+        No double-quoted string literals: a double-quoted "string" silently
+        becoming a literal when no column has that name hides typos.
+    foreign_keys
+        Enforce foreign keys (off in SQLite unless asked for).
+    journal
+        ``"prefer_wal"``: WAL for database files, which lets readers and the
+        writer work at once (best practice; the pragmas that follow may
+        override it). ``"require_wal"``: WAL or fail (the pool, whose readers
+        depend on it), set after the pragmas so none can undo it, and
+        retried for up to ``wal_timeout`` seconds while another process
+        holds the file. ``"keep"``: leave the journal mode alone.
+    optimize
+        ``PRAGMA optimize`` at open (with ``"prefer_wal"``) and at close,
+        which keeps the query planner's statistics fresh.
+    pragmas
+        ``{name: value}`` set in order, after the best practice above.
+    wal_timeout
+        Seconds ``"require_wal"`` keeps retrying (the pool's ``busy_timeout``).
+    """
+
+    strict_strings: bool = True
+    foreign_keys: bool = True
+    journal: Journal = "prefer_wal"
+    optimize: bool = True
+    pragmas: Mapping[str, Any] = field(default_factory=dict)
+    wal_timeout: float = 0.0
+
+    @classmethod
+    def for_connect(cls, best_practice: bool, pragmas: Mapping[str, Any]) -> SetUp:
+        """``connect(best_practice=..., pragmas=...)``: all of the best practice, or none."""
+        if best_practice:
+            return cls(pragmas=pragmas)
+        return cls(
+            strict_strings=False,
+            foreign_keys=False,
+            journal="keep",
+            optimize=False,
+            pragmas=pragmas,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    """What ``aiolite.connect()`` was asked for, validated."""
+    """What a connection is opened with, validated: ``connect()``'s options, the pool's...
+
+    ``setup`` defaults to best practice with no pragmas.
+    """
 
     database: str
     flags: int | None = None
     vfs: str | None = None
     readonly: bool = False
-    pragmas: Mapping[str, Any] = field(default_factory=dict)
-    best_practice: bool = True
+    setup: SetUp = field(default_factory=SetUp)
     busy_timeout: float | None = 5.0
     statement_cache_size: int = 100
+
+    @classmethod
+    def from_connect(
+        cls, database: str, options: dict[str, Any], setup: SetUp | None = None
+    ) -> OpenOptions:
+        """From ``connect()``'s keyword options (``best_practice`` and ``pragmas`` make the
+        set-up, unless ``setup`` is given); raises TypeError or ValueError for bad ones."""
+        best_practice = options.pop("best_practice", True)
+        pragmas = options.pop("pragmas", {})
+        if setup is None:
+            setup = SetUp.for_connect(bool(best_practice), pragmas)
+        return cls(database=database, setup=setup, **options)
 
     def __post_init__(self) -> None:
         if self.busy_timeout is not None and self.busy_timeout < 0:
             raise ValueError(f"busy_timeout must be >= 0 seconds or None, not {self.busy_timeout}")
         if self.statement_cache_size < 0:
             raise ValueError("statement_cache_size must be >= 0")
-        for name in self.pragmas:
+        for name in self.setup.pragmas:
             if not isinstance(name, str) or not name.replace("_", "").isalnum():
                 raise ValueError(f"not a pragma name: {name!r}")
 
@@ -97,14 +159,12 @@ def create(options: OpenOptions) -> apsw.Connection:
     )
 
 
-def configure(options: OpenOptions, engine: Engine, conn: apsw.Connection) -> OpenedDatabase:
-    if options.busy_timeout:
-        waiter = default_busy_handlers[conn] = BusyWaiter(engine, options.busy_timeout)
-        conn.set_busy_handler(waiter)
-    if options.best_practice:
-        apply_best_practice(conn)
-    for name, value in options.pragmas.items():
-        conn.pragma(name, value)
+def configure(
+    options: OpenOptions, busy: BusyWaiter | None, conn: apsw.Connection
+) -> OpenedDatabase:
+    """Worker side, right after ``create``: busy handling, the set-up, and the facts."""
+    conn.set_busy_handler(busy)
+    set_up(conn, options.setup, busy)
     if options.vfs is not None:
         conn.set_wal_hook(AutoCheckpoint(int(conn.pragma("wal_autocheckpoint"))))
     return OpenedDatabase(
@@ -116,39 +176,88 @@ def configure(options: OpenOptions, engine: Engine, conn: apsw.Connection) -> Op
     )
 
 
-def apply_best_practice(conn: apsw.Connection) -> None:
-    """WAL for files, foreign keys enforced, no double-quoted string literals.
+def busy_waiter(options: OpenOptions, engine: Engine) -> BusyWaiter | None:
+    """aiolite's busy wait for a connection opened with ``options`` (None: fail at once)."""
+    return BusyWaiter(engine, options.busy_timeout) if options.busy_timeout else None
 
-    WAL lets readers and the writer work at once; foreign keys are off in
-    SQLite unless asked for; and a double-quoted "string" silently becoming a
-    literal when no column has that name hides typos.
+
+def open_here(options: OpenOptions) -> apsw.Connection:
+    """Open and set up a connection on this thread, for a caller with no worker.
+
+    The KV store's loop-thread writer: no busy handler (``busy_timeout``
+    None), so that a lock held elsewhere fails at once.
     """
-    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
-    conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
-    conn.pragma("foreign_keys", "ON")
-    if conn.filename and not conn.readonly("main"):
-        try:
-            conn.pragma("journal_mode", "wal")
-        except apsw.ReadOnlyError:  # the -wal or -shm file may still be read-only
-            return
-        except apsw.BusyError:
-            # Another connection holds a lock; fine if it already made the file WAL.
-            if conn.pragma("journal_mode") != "wal":
-                raise
-        # Only statistics: skipped while another connection writes (the next
-        # open or the close will do it). Without a busy handler, so that SQLite
-        # refuses at once: with aiolite's, this open waited out busy_timeout.
-        conn.set_busy_handler(None)
-        try:
-            with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError):
-                conn.pragma("optimize", 0x10002)
-        finally:
-            conn.set_busy_handler(default_busy_handlers.get(conn))
-
-
-def close(best_practice: bool, conn: apsw.Connection) -> None:
+    conn = create(options)
     try:
-        if best_practice and conn.filename and not conn.readonly("main"):
+        configure(options, None, conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def set_up(conn: apsw.Connection, setup: SetUp, busy: BusyWaiter | None) -> None:
+    """Apply ``setup`` to ``conn``, just opened (``busy``: its busy handler, or None)."""
+    if setup.strict_strings:
+        conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
+        conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
+    if setup.foreign_keys:
+        conn.pragma("foreign_keys", "ON")
+    if setup.journal == "prefer_wal":
+        _prefer_wal(conn, setup.optimize, busy)
+    for name, value in setup.pragmas.items():
+        conn.pragma(name, value)
+    if setup.journal == "require_wal":
+        mode = _require_wal(conn, setup.wal_timeout)
+        if mode.lower() != "wal":
+            raise apsw.CantOpenError(f"WAL could not be turned on (journal_mode={mode})")
+
+
+def _prefer_wal(conn: apsw.Connection, optimize: bool, busy: BusyWaiter | None) -> None:
+    """WAL for database files one may write to; then, if asked, ``PRAGMA optimize``."""
+    if not conn.filename or conn.readonly("main"):
+        return
+    try:
+        conn.pragma("journal_mode", "wal")
+    except apsw.ReadOnlyError:  # the -wal or -shm file may still be read-only
+        return
+    except apsw.BusyError:
+        # Another connection holds a lock; fine if it already made the file WAL.
+        if conn.pragma("journal_mode") != "wal":
+            raise
+    if not optimize:
+        return
+    # Only statistics: skipped while another connection writes (the next
+    # open or the close will do it). Without a busy handler, so that SQLite
+    # refuses at once: with aiolite's, this open waited out busy_timeout.
+    conn.set_busy_handler(None)
+    try:
+        with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError):
+            conn.pragma("optimize", 0x10002)
+    finally:
+        conn.set_busy_handler(busy)
+
+
+def _require_wal(conn: apsw.Connection, timeout: float) -> str:
+    """Turn WAL on; retried, since another process opening the file at once can hold it.
+
+    SQLite may refuse the change with ``BusyError`` without calling the busy
+    handler, so this retries on its own, within the same time limit.
+    """
+    deadline = monotonic() + timeout
+    while True:
+        try:
+            return str(conn.pragma("journal_mode", "wal"))
+        except apsw.BusyError:
+            if monotonic() > deadline:
+                raise
+            sleep(_WAL_RETRY_SECONDS)
+
+
+def close(setup: SetUp, conn: apsw.Connection) -> None:
+    """Worker side, last: ``PRAGMA optimize`` if the set-up asks for it, then close."""
+    try:
+        if setup.optimize and conn.filename and not conn.readonly("main"):
             # Keeps the query planner's statistics fresh; cheap when nothing changed.
             conn.pragma("optimize")
     except apsw.Error:
@@ -182,31 +291,3 @@ class AutoCheckpoint:
             with contextlib.suppress(Exception):
                 conn.wal_checkpoint(name)
         return apsw.SQLITE_OK
-
-
-class BusyWaiter:
-    """SQLite's busy timeout, but one that cancellation and deadlines cut short.
-
-    SQLite's built-in wait sleeps in C where no progress handler runs, so a
-    cancelled request stuck on another writer's lock would wait out the whole
-    timeout. This waits in short sleeps and asks the engine between them.
-    """
-
-    __slots__ = ("_engine", "_started", "_timeout")
-
-    def __init__(self, engine: Engine, timeout: float) -> None:
-        self._engine = engine
-        self._timeout = timeout
-        self._started = 0.0
-
-    def __call__(self, prior_calls: int) -> bool:
-        now = monotonic()
-        if prior_calls == 0:
-            self._started = now
-        if self._engine.should_abort():
-            return False
-        left = self._timeout - (now - self._started)
-        if left <= 0:
-            return False
-        time.sleep(min(_BUSY_DELAYS[min(prior_calls, len(_BUSY_DELAYS) - 1)], left))
-        return True

@@ -17,9 +17,13 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, SupportsIndex, TypeAlias, TypeVar, overload
 
+import apsw
+
 T = TypeVar("T")
 
 ColumnNames: TypeAlias = tuple[str, ...]
+Description: TypeAlias = tuple[tuple[Any, ...], ...]
+"""One DB-API 7-tuple per result column (name first, then declared type)."""
 RowConverter: TypeAlias = Callable[[tuple[Any, ...]], Any]
 RowFactory: TypeAlias = type[T] | Callable[[ColumnNames, tuple[Any, ...]], T]
 """What ``row_factory=`` accepts.
@@ -154,3 +158,47 @@ def _positional_rows(cls: type[Any]) -> CompiledFactory:
 
 def _function_rows(function: Callable[[ColumnNames, tuple[Any, ...]], Any]) -> CompiledFactory:
     return lambda names: lambda values: function(names, values)
+
+
+class RowShaper:
+    """How the rows of one execution are shaped: its factory and its current columns.
+
+    The one convention for shaping rows, shared by the connection's
+    executions (which learn each statement's columns from APSW's exec tracer,
+    before the first step) and the pool's group commit (which learns them
+    after the write ran): a statement's column names are compiled once into
+    a per-row converter; a converter of None means rows stay plain tuples.
+    """
+
+    __slots__ = ("convert", "description", "factory")
+
+    def __init__(self, factory: CompiledFactory) -> None:
+        self.factory = factory
+        self.convert: RowConverter | None = None
+        self.description: Description | None = None
+
+    def learn(self, description: Description) -> None:
+        """A statement with these columns runs now: shape its rows by them."""
+        self.description = description or None
+        if self.factory is not _keep_tuples:
+            self.convert = self.factory(tuple(column[0] for column in description))
+
+    def shape(self, rows: list[Any]) -> list[Any]:
+        """``rows`` (plain tuples) in the factory's shape."""
+        convert = self.convert
+        return rows if convert is None else [convert(row) for row in rows]
+
+
+def fetch_shaped(cursor: apsw.Cursor, factory: CompiledFactory) -> list[Any]:
+    """Every row ``cursor`` has left, shaped by the columns of its current statement.
+
+    For a statement that has already run (a write's ``RETURNING`` rows): a
+    statement that returned no rows has finished and has no columns to ask.
+    """
+    try:
+        description = cursor.description
+    except apsw.ExecutionCompleteError:  # no rows: the usual case for a write
+        return []
+    shaper = RowShaper(factory)
+    shaper.learn(description)
+    return shaper.shape(cursor.fetchall())

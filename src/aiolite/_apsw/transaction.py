@@ -1,15 +1,11 @@
-"""Transaction blocks, and keeping other tasks out of them.
+"""Transaction blocks: ``async with db:`` and ``db.transaction(mode)``.
 
-``async with db:`` (or ``db.transaction(mode)``) begins a transaction, commits
-it if the block succeeds and rolls it back if the block raises or is
-cancelled; a block inside a block is a savepoint.
-
-A connection has one transaction, and tasks sharing the connection would
-otherwise run their statements inside whichever transaction happens to be
-open. So while a block is open, requests from other tasks wait until it ends.
-"Inside the block" is carried by a context variable: the task that opened the
-block, and tasks it starts from inside it (which copy its context), pass;
-everyone else waits.
+A block begins a transaction, commits it if the block succeeds and rolls it
+back if the block raises or is cancelled; a block inside a block is a
+savepoint. While it is open, other tasks' requests wait at the connection's
+gate (:mod:`aiolite._apsw.task_gate`); every request in it runs through the
+connection's guard (:mod:`aiolite._apsw.guard`), which notices when SQLite
+rolled the transaction back under the block.
 
 Why ``"immediate"`` for blocks that write to a shared file: a ``deferred``
 transaction starts as a reader and upgrades to a writer at its first write.
@@ -17,209 +13,39 @@ If another connection wrote in between, the upgrade fails with
 ``BusyError`` at once, without waiting for the busy timeout, because waiting
 could not help (the reader's snapshot is already stale). ``BEGIN IMMEDIATE``
 takes the write lock up front, where waiting does help.
-
-**A transaction stays whole.** SQLite rolls back the *whole* transaction, not
-just the statement, when a write in it is interrupted (which is how aiolite
-stops a cancelled or past-deadline request) and after some errors (a full
-disk, an I/O error, ``SQLITE_BUSY`` or ``SQLITE_NOMEM`` at the wrong moment).
-The connection is then back in autocommit, and without a check the rest of
-the block would run statement by statement, each committed on its own, and
-the block's ``COMMIT`` would fail with "no transaction is active" after half
-of it was committed. So every request is run through the connection's
-:class:`TransactionGuard`, which notices (in the worker, right after the
-request that lost the transaction, so nothing later runs in autocommit) and
-fails every later request of that transaction with
-:class:`~aiolite.TransactionRolledBackError` until the transaction's owner
-acknowledges the loss: a block by ending (its exit raises the error too), a
-transaction begun with a ``BEGIN`` statement by a ``ROLLBACK`` statement.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 from collections.abc import Callable
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import apsw
 
-from .._engine.engine import ABORT_CANCELLED, ABORT_CLOSED, ABORT_DEADLINE
-from .._errors import TransactionControlError, TransactionRolledBackError
+# Re-exported for the layers above (the pool's group commit, aiolite.aiosqlite),
+# which import them from here; their home is transaction_control.
+from .transaction_control import (
+    is_plain_rollback as is_plain_rollback,
+)
+from .transaction_control import (
+    refuse_transaction_control as refuse_transaction_control,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .._engine.engine import Engine
-    from .connection import Connection
+    from .core import ConnectionCore
+    from .guard import TransactionGuard
+    from .task_gate import Hold
 
 R = TypeVar("R")
 
 TransactionMode = Literal["deferred", "immediate", "exclusive"]
 _MODES = ("deferred", "immediate", "exclusive")
 
-held_transactions: ContextVar[frozenset[object]] = ContextVar(
-    "aiolite transactions held", default=frozenset()
-)
-"""Ownership tokens of the transaction blocks this context is inside."""
-
 _savepoint_numbers = itertools.count(1)
-
-# Leading white space, comments and empty statements (SQLite skips a leading
-# ";", and APSW's exec tracer sees it), then the statement's first word. The
-# skipping is possessive (*+): with backtracking, a run of spaces or comments
-# before a non-word character took exponential time on the event loop.
-_FIRST_WORD = re.compile(r"(?:\s|;|--[^\n]*|/\*.*?(?:\*/|\Z))*+(\w+)", re.DOTALL)
-_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
-
-_PLAIN_ROLLBACK = re.compile(r"\s*ROLLBACK(?:\s+TRANSACTION)?\s*;?\s*\Z", re.IGNORECASE)
-
-
-def is_plain_rollback(sql: str) -> bool:
-    """True for the one statement that acknowledges a lost transaction (not ``ROLLBACK TO``).
-
-    The rule of both the native connection and ``aiolite.aiosqlite``.
-    """
-    return _PLAIN_ROLLBACK.match(sql) is not None
-
-
-def transaction_control_word(sql: str) -> str | None:
-    """The first word of ``sql`` (upper case) if it is BEGIN, COMMIT, ROLLBACK...; else None."""
-    match = _FIRST_WORD.match(sql)
-    if match is not None:
-        word = match.group(1).upper()
-        if word in _TRANSACTION_CONTROL:
-            return word
-    return None
-
-
-def refuse_transaction_control(sql: str, where: str) -> None:
-    """TransactionControlError if ``sql`` starts with transaction control (``where``: where not)."""
-    word = transaction_control_word(sql)
-    if word is not None:
-        raise TransactionControlError(f"{word} cannot run in {where}")
-
-
-_ENDED_IN_BLOCK = (
-    "a statement run inside the block ended its transaction (COMMIT, END, ROLLBACK or RELEASE)"
-)
-
-
-class _Loss:
-    """Why a transaction was lost, kept until its owner acknowledges it."""
-
-    __slots__ = ("error", "reason")
-
-    def __init__(self, reason: str, error: BaseException | None) -> None:
-        self.reason = reason
-        self.error = error
-
-
-class TransactionGuard:
-    """One connection's watch over its open transaction (see the module docstring).
-
-    Its methods run where the connection is used: in the worker thread, or on
-    the loop thread for an inline read (the engine's lock orders the two).
-    ``lost`` is also read on the loop thread, only as a hint (a request that
-    sees it unset still meets the check in the worker).
-
-    What counts as losing the transaction, judged around each request:
-
-    * the request **failed** and the transaction open before it is gone after
-      it: SQLite rolled it back (an interrupted write, a full disk...);
-    * the request **succeeded** and ended the transaction of an open block:
-      a ``COMMIT``/``ROLLBACK``/``END``/``RELEASE`` the block ran itself.
-      The block cannot go on after that either: its later requests would
-      run in autocommit. Outside blocks that is just the user ending the
-      transaction they began, and nothing is lost.
-
-    A script that ends its transaction and then fails (``"COMMIT; bad SQL"``)
-    counts as the first case, though the ``COMMIT`` went through: nothing
-    cheaper than parsing the script tells the two apart, and the price of the
-    mistake is only a ``ROLLBACK`` to acknowledge it.
-    """
-
-    __slots__ = ("_engine", "blocks", "lost")
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.blocks: list[str] = []
-        """The open blocks, outermost first, by savepoint name (worker side)."""
-        self.lost: _Loss | None = None
-
-    def run(self, conn: apsw.Connection, fn: Callable[..., R], *args: Any) -> R:
-        """Run ``fn(conn, *args)`` as one request; refuse it if the transaction was lost.
-
-        Costs one ``in_transaction`` read when no transaction is open, two when one is.
-        """
-        if self.lost is not None:
-            self.refuse()
-        if not conn.in_transaction:
-            return fn(conn, *args)
-        try:
-            result = fn(conn, *args)
-        except BaseException as exc:
-            if not conn.in_transaction:
-                self._lose(self._why(exc), exc)
-            raise
-        if self.blocks and not conn.in_transaction:
-            self._lose(_ENDED_IN_BLOCK, None)
-        return result
-
-    def run_statement(
-        self, conn: apsw.Connection, fn: Callable[..., R], statement: Any, sql: str, *args: Any
-    ) -> R | tuple[list[Any], bool]:
-        """``run`` for an ``execute``: a plain ``ROLLBACK`` outside a block acknowledges a loss.
-
-        The transaction is already gone, so the ``ROLLBACK`` has nothing left
-        to do and returns no rows (SQLite would say "no transaction is active").
-        """
-        if self.lost is not None:
-            if self.blocks or not is_plain_rollback(sql):
-                self.refuse()
-            self.lost = None
-            if not conn.in_transaction:
-                return [], True
-        return self.run(conn, fn, statement, sql, *args)
-
-    def refuse(self) -> NoReturn:
-        """Raise the error of the lost transaction (a fresh one each time, for its traceback)."""
-        loss = self.lost
-        assert loss is not None
-        if self.blocks:
-            then = "the rest of the block cannot run or commit"
-        else:
-            then = "every request fails until you execute ROLLBACK"
-        raise TransactionRolledBackError(f"{loss.reason}: {then}") from loss.error
-
-    def _lose(self, reason: str, error: BaseException | None) -> None:
-        self.lost = _Loss(reason, error)
-
-    def _why(self, error: BaseException) -> str:
-        stopped = self._engine.stop_reason()
-        if stopped == ABORT_CANCELLED:
-            cause = "a statement in it was cancelled"
-        elif stopped == ABORT_DEADLINE:
-            cause = "a statement in it ran past its deadline"
-        elif stopped == ABORT_CLOSED:
-            cause = "the connection was closed while a statement in it ran"
-        else:
-            cause = f"a statement in it failed with {type(error).__name__}: {error}"
-        return f"the transaction was rolled back because {cause}"
-
-    def forget(self, conn: apsw.Connection) -> bool:
-        """Worker side: roll back whatever transaction is open and clear a loss.
-
-        For connections handed from caller to caller (a pool's readers), where
-        nothing may outlive its caller. True if a transaction was open.
-        """
-        self.lost = None
-        if conn.get_autocommit():
-            return False
-        conn.execute("ROLLBACK")
-        return True
-
 
 _REQUEST_SAVEPOINT_SQL = "SAVEPOINT aiolite_request"
 _REQUEST_RELEASE_SQL = "RELEASE aiolite_request"
@@ -355,26 +181,23 @@ class Transaction:
     [7, 3]
     """
 
-    __slots__ = ("_connection", "_held_reset", "_mode", "_name", "_owner", "_savepoint")
+    __slots__ = ("_core", "_hold", "_mode", "_name", "_savepoint")
 
-    def __init__(self, connection: Connection[Any], mode: TransactionMode = "deferred") -> None:
+    def __init__(self, core: ConnectionCore, mode: TransactionMode = "deferred") -> None:
         if mode not in _MODES:
             raise ValueError(f"transaction mode must be one of {_MODES}, not {mode!r}")
-        self._connection = connection
+        self._core = core
         self._mode = mode
-        self._owner: object | None = None
-        self._held_reset: Token[frozenset[object]] | None = None
+        self._hold: Hold | None = None
         self._savepoint: str | None = None
         self._name = ""
 
     async def __aenter__(self) -> Transaction:
-        connection = self._connection
-        engine = connection._engine
-        guard = connection._tx_guard
+        core = self._core
+        engine = core.engine
+        guard = core.guard
         name = self._name = f"aiolite_{next(_savepoint_numbers)}"
-        if not connection._in_own_transaction():
-            self._owner = await connection._acquire_transaction()
-            self._held_reset = held_transactions.set(held_transactions.get() | {self._owner})
+        self._hold = await core.gate.enter()
         began: list[str] = []
         try:
             if await engine.submit(begin_in_worker, guard, self._mode, name, began):
@@ -394,8 +217,8 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        engine = self._connection._engine
-        finish = (self._connection._tx_guard, self._name, self._savepoint)
+        engine = self._core.engine
+        finish = (self._core.guard, self._name, self._savepoint)
         try:
             if exc_type is None:
                 try:
@@ -406,14 +229,12 @@ class Transaction:
                     engine.post(finish_in_worker, *finish, False)
                     raise
             else:
-                with engine.adapter.shield():
+                with self._core.adapter.shield():
                     await engine.submit(finish_in_worker, *finish, False, cancellable=False)
         finally:
             self._release()
 
     def _release(self) -> None:
-        if self._owner is not None:
-            if self._held_reset is not None:
-                held_transactions.reset(self._held_reset)
-            self._connection._release_transaction(self._owner)
-            self._owner = None
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            self._core.gate.leave(hold)

@@ -33,6 +33,8 @@ from typing import Any
 
 import apsw
 
+from .._apsw.opening import OpenOptions, SetUp, open_here
+
 _STEP_BUDGET = 20_000
 _PROGRESS_EVERY = 500
 _CHECKPOINT_PAGES = 1000
@@ -63,11 +65,18 @@ class InlineAccess:
         synchronous: str,
         request_checkpoint: Callable[[], None],
     ) -> None:
-        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READWRITE)
+        # The pool made the file WAL; this connection only adds rows to it.
+        setup = SetUp(
+            foreign_keys=False,
+            journal="keep",
+            optimize=False,
+            pragmas={"synchronous": synchronous},
+        )
+        options = OpenOptions(
+            path, flags=apsw.SQLITE_OPEN_READWRITE, setup=setup, busy_timeout=None
+        )
+        conn = open_here(options)
         try:
-            conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
-            conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
-            conn.pragma("synchronous", synchronous)
             conn.set_wal_hook(self._on_wal)  # replaces SQLite's auto-checkpoint here
             conn.set_progress_handler(self._on_progress, _PROGRESS_EVERY)
         except BaseException:

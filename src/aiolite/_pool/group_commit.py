@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from .._apsw.rows import fetch_shaped
 from .._apsw.transaction import refuse_transaction_control
 
 if TYPE_CHECKING:
@@ -183,13 +184,7 @@ def _run_one(conn: apsw.Connection, factory: CompiledFactory, job: WriteJob) -> 
 
 def _shaped(cursor: apsw.Cursor, factory: CompiledFactory) -> list[Any]:
     """The rows a write returned (``RETURNING``), in the pool's row shape."""
-    try:
-        description = cursor.description
-    except apsw.ExecutionCompleteError:  # no rows: the usual case for a write
-        return []
-    rows = cursor.fetchall()
-    convert = factory(tuple(column[0] for column in description))
-    return rows if convert is None else [convert(row) for row in rows]
+    return fetch_shaped(cursor, factory)
 
 
 _checked: set[str] = set()

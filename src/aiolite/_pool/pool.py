@@ -33,12 +33,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Itera
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from math import inf
-from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import apsw
 
-from .._apsw.connection import Bindings, Connection, connect, core_of
+from .._apsw.connection import Bindings, Connection, core_of, open_connection
+from .._apsw.opening import SetUp
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
 from .readers import Readers, fetch, fetch_shared
@@ -465,56 +465,36 @@ class PoolOpener:
     async def _open(self) -> Pool:
         o = self._options
         memory = _is_memory(self._path)
-        busy = o["busy_timeout"]
         common: dict[str, Any] = {
-            "busy_timeout": busy,
+            "busy_timeout": o["busy_timeout"],
             "row_factory": o["row_factory"],
             "vfs": o["vfs"],
         }
         if o["check_progress_steps"] is not None:
             common["check_progress_steps"] = o["check_progress_steps"]
-        # best_practice=False: its PRAGMA optimize at open fails at once with
-        # BusyError while another process writes; the pool sets the rest itself.
-        writer_pragmas = {"foreign_keys": True, "synchronous": o["synchronous"], **o["pragmas"]}
-        writer: Connection[Any] = await connect(
-            self._path, best_practice=False, pragmas=writer_pragmas, **common
+        # No PRAGMA optimize at open: it fails at once with BusyError while
+        # another process writes. The writer makes the file WAL (the readers
+        # depend on it), after the pragmas so that none of them undoes it.
+        writer_setup = SetUp(
+            journal="keep" if memory else "require_wal",
+            optimize=False,
+            pragmas={"synchronous": o["synchronous"], **o["pragmas"]},
+            wal_timeout=o["busy_timeout"],
         )
+        writer: Connection[Any] = await open_connection(self._path, writer_setup, **common)
         readers: list[Connection[Any]] = []
-        try:
-            await core_of(writer).call(_no_double_quoted_strings)
-            if not memory:
-                mode = await core_of(writer).call(_wal_on, busy)
-                if str(mode).lower() != "wal":
-                    raise apsw.CantOpenError(f"WAL could not be turned on (journal_mode={mode})")
-                reader_pragmas = {"foreign_keys": True, **o["pragmas"], "query_only": True}
+        if not memory:
+            reader_setup = SetUp(
+                journal="keep", optimize=False, pragmas={**o["pragmas"], "query_only": True}
+            )
+            try:
                 for _ in range(o["readers"]):
-                    reader: Connection[Any] = await connect(
-                        self._path, best_practice=False, pragmas=reader_pragmas, **common
-                    )
-                    readers.append(reader)
-                    await core_of(reader).call(_no_double_quoted_strings)
-        except BaseException:
-            for conn in (writer, *readers):
-                await conn.close()
-            raise
-        return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
-
-
-def _no_double_quoted_strings(conn: apsw.Connection) -> None:
-    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
-    conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
-
-
-def _wal_on(conn: apsw.Connection, busy_timeout: float) -> str:
-    """Turn WAL on; retried, since another process opening the file at once can hold it."""
-    deadline = monotonic() + busy_timeout
-    while True:
-        try:
-            return str(conn.pragma("journal_mode", "wal"))
-        except apsw.BusyError:
-            if monotonic() > deadline:
+                    readers.append(await open_connection(self._path, reader_setup, **common))
+            except BaseException:
+                for conn in (writer, *readers):
+                    await conn.close()
                 raise
-            sleep(0.01)
+        return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
 
 
 def open_pool(

@@ -20,10 +20,13 @@ import apsw
 
 from ..._engine.engine import current_worker_engine
 from ..._errors import ConnectionClosedError
-from ..part import AsyncClosing, ConnectionPart, check_name, sync_connection
+from ..arguments import require_str
+from ..closing import AsyncClosing
+from ..core import CoreFront, core_of
 
 if TYPE_CHECKING:
     from ..connection import Connection
+    from ..core import ConnectionCore
 
 _PARK_POLL_SECONDS = 0.05
 _PARK_LIMIT_SECONDS = 3600.0
@@ -101,7 +104,7 @@ class Backup(AsyncClosing):
     """
 
     def __init__(
-        self, destination: Connection[Any], source: Connection[Any] | None, raw: Any
+        self, destination: ConnectionCore, source: ConnectionCore | None, raw: Any
     ) -> None:
         self._destination = destination
         self._source = source
@@ -116,7 +119,7 @@ class Backup(AsyncClosing):
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         async with _parked(self._source) as parking:
-            return await self._destination._call(_with_parked, parking, fn, *args)
+            return await self._destination.call(_with_parked, parking, fn, *args)
 
     async def step(self, npages: int = -1) -> bool:
         """Copy up to ``npages`` pages (all if -1); True once the backup is complete."""
@@ -138,7 +141,7 @@ class Backup(AsyncClosing):
 
     async def finish(self) -> None:
         """Release the backup (idempotent); required before the destination is used again."""
-        if self._finished or self._destination.closed:
+        if self._finished or self._destination.engine.closed:
             return
         self._finished = True
         await self._call(_finish, self._raw)
@@ -148,22 +151,22 @@ class Backup(AsyncClosing):
 
 
 @asynccontextmanager
-async def _parked(source: Connection[Any] | None) -> AsyncIterator[_Parking | None]:
+async def _parked(source: ConnectionCore | None) -> AsyncIterator[_Parking | None]:
     """Park ``source``'s worker (if it is an aiolite connection) for the block."""
     if source is None:
         yield None
         return
-    if source.closed:
+    if source.engine.closed:
         raise ConnectionClosedError("the backup's source connection is closed")
     parking = _Parking()
-    source._engine.post(parking.hold)
+    source.engine.post(parking.hold)
     try:
         yield parking
     finally:
         parking.release.set()
 
 
-class BackupMethods(ConnectionPart):
+class BackupMethods(CoreFront):
     async def backup(
         self,
         databasename: str,
@@ -176,25 +179,25 @@ class BackupMethods(ConnectionPart):
         during each step) or a plain ``apsw.Connection`` (which you must not
         use from another thread during a step). See :class:`aiolite.Backup`.
         """
-        from ..connection import Connection
-
-        check_name(databasename, "databasename")
-        check_name(sourcedatabasename, "sourcedatabasename")
-        destination: Connection[Any] = self  # type: ignore[assignment]
-        if isinstance(sourceconnection, Connection):
-            if sourceconnection is destination:
+        require_str(databasename, "databasename")
+        require_str(sourcedatabasename, "sourcedatabasename")
+        destination = self._core
+        source: ConnectionCore | None = None
+        if isinstance(sourceconnection, CoreFront):
+            source_core = source = core_of(sourceconnection)
+            if source_core is destination:
                 raise ValueError("a database cannot be backed up into its own connection")
-            source: Connection[Any] | None = sourceconnection
-            raw_source = await sourceconnection.run(sync_connection)
+            source_core.engine.keep_in_worker()  # its raw connection is used from another thread
+            raw_source = await source_core.apsw_connection()
         elif isinstance(sourceconnection, apsw.Connection):
-            source, raw_source = None, sourceconnection
+            raw_source = sourceconnection
         else:
             raise TypeError(
                 "sourceconnection must be an aiolite.Connection or apsw.Connection, "
                 f"not {type(sourceconnection).__name__}"
             )
         async with _parked(source) as parking:
-            raw = await destination._call(
+            raw = await destination.call(
                 _with_parked, parking, _start, databasename, raw_source, sourcedatabasename
             )
         return Backup(destination, source, raw)

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ..part import AsyncClosing, ConnectionPart, check_name
+from ..arguments import require_str
+from ..closing import AsyncClosing
+from ..core import CoreFront
 
 if TYPE_CHECKING:
-    from ..connection import Connection
+    from ..core import ConnectionCore
 
 
 def _open(
@@ -63,24 +65,24 @@ class Blob(AsyncClosing):
     (b'hello', 5, 16)
     """
 
-    def __init__(self, connection: Connection[Any], raw: apsw.Blob) -> None:
-        self._connection = connection
+    def __init__(self, core: ConnectionCore, raw: apsw.Blob) -> None:
+        self._core = core
         self._raw = raw
 
     async def read(self, length: int = -1) -> bytes:
         """Up to ``length`` bytes from the current position (all that is left if -1)."""
-        return await self._connection._call(_read, self._raw, length)
+        return await self._core.call(_read, self._raw, length)
 
     async def read_into(self, buffer: Any, offset: int = 0, length: int = -1) -> None:
         """Fill ``buffer`` (a writable buffer) from ``offset`` with up to ``length`` bytes."""
-        await self._connection._call(_read_into, self._raw, buffer, offset, length)
+        await self._core.call(_read_into, self._raw, buffer, offset, length)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` at the current position; a blob never grows
         (``ValueError`` past its end)."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
-        await self._connection._call(_write, self._raw, data)
+        await self._core.call(_write, self._raw, data)
 
     def seek(self, offset: int, whence: int = 0) -> None:
         """Move the position (``whence`` 0: from the start, 1: from here, 2: from the end)."""
@@ -95,24 +97,24 @@ class Blob(AsyncClosing):
 
     async def reopen(self, rowid: int) -> None:
         """Point at the same column of another row, position back at 0."""
-        await self._connection._call(_reopen, self._raw, rowid)
+        await self._core.call(_reopen, self._raw, rowid)
 
     async def aclose(self, force: bool = False) -> None:
         """Close the blob (idempotent). Closing chooses when its writes are committed."""
-        if not self._connection.closed:
-            await self._connection._call_cleanup(_close, self._raw, force)
+        if not self._core.engine.closed:
+            await self._core.call_cleanup(_close, self._raw, force)
 
     close = aclose
 
 
-class BlobMethods(ConnectionPart):
+class BlobMethods(CoreFront):
     async def blob_open(
         self, database: str, table: str, column: str, rowid: int, writeable: bool
     ) -> Blob:
         """Open one value for incremental I/O: see :class:`aiolite.Blob`."""
         for value, what in ((database, "database"), (table, "table"), (column, "column")):
-            check_name(value, what)
+            require_str(value, what)
         if not isinstance(rowid, int):
             raise TypeError(f"rowid must be an int, not {type(rowid).__name__}")
-        raw = await self._call(_open, database, table, column, rowid, writeable)
-        return Blob(self, raw)  # type: ignore[arg-type]
+        raw = await self._core.call(_open, database, table, column, rowid, writeable)
+        return Blob(self._core, raw)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ..part import ConnectionPart, check_callback, check_name
+from ..arguments import require_callable_or_none, require_str
+from ..core import CoreFront
 from .callbacks import AsyncMethods, bridge, has_async_method
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def bridge_factory(
     return start
 
 
-class FunctionMethods(ConnectionPart):
+class FunctionMethods(CoreFront):
     """Registration of aggregate and window functions and of collations."""
 
     async def _register(
@@ -58,10 +59,10 @@ class FunctionMethods(ConnectionPart):
         flags: int,
         methods: tuple[str, ...],
     ) -> None:
-        check_name(name)
-        check_callback(factory, "factory")
-        bridged = bridge_factory(self._engine, factory, methods)
-        await self._call(create, name, bridged, numargs, flags=flags)
+        require_str(name)
+        require_callable_or_none(factory, "factory")
+        bridged = bridge_factory(self._core.engine, factory, methods)
+        await self._core.call(create, name, bridged, numargs, flags=flags)
 
     async def create_aggregate_function(
         self,
@@ -145,6 +146,8 @@ class FunctionMethods(ConnectionPart):
         >>> asyncio.run(main())
         ['a', 'bb', 'ccc']
         """
-        check_name(name)
-        check_callback(callback, "callback")
-        await self._call(apsw.Connection.create_collation, name, bridge(self._engine, callback))
+        require_str(name)
+        require_callable_or_none(callback, "callback")
+        await self._core.call(
+            apsw.Connection.create_collation, name, bridge(self._core.engine, callback)
+        )

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from ..._engine.engine import current_worker_engine
-from .. import opening as _opening
-from ..part import ConnectionPart, check_callback
+from ..arguments import require_callable_or_none
+from ..busy import BusyWaiter, install_busy_handler
+from ..core import CoreFront
 from .callbacks import bridge
 
 if TYPE_CHECKING:
@@ -49,30 +50,6 @@ def should_stop() -> bool:
     return engine is not None and engine.should_abort()
 
 
-class _BusyHandler:
-    """The user's busy handler, not consulted once the request must stop."""
-
-    __slots__ = ("_engine", "_handler")
-
-    def __init__(self, engine: Engine, handler: Callable[[int], Any]) -> None:
-        self._engine = engine
-        self._handler = handler
-
-    def __call__(self, prior_calls: int) -> bool:
-        if self._engine.should_abort():
-            return False
-        return bool(self._handler(prior_calls))
-
-
-def _set_busy_handler(
-    conn: apsw.Connection, engine: Engine, handler: Callable[[int], Any] | None
-) -> None:
-    if handler is None:
-        conn.set_busy_handler(_opening.default_busy_handlers.get(conn))
-    else:
-        conn.set_busy_handler(_BusyHandler(engine, handler))
-
-
 def _set_progress_handler(
     conn: apsw.Connection, engine: Engine, handler: Callable[[], Any] | None, nsteps: int
 ) -> None:
@@ -83,7 +60,7 @@ def _set_attribute(conn: apsw.Connection, name: str, value: Any) -> None:
     setattr(conn, name, value)
 
 
-class HookMethods(ConnectionPart):
+class HookMethods(CoreFront):
     """The ``set_*_hook``, authorizer, handler and tracer setters of the connection.
 
     >>> import asyncio, aiolite
@@ -100,17 +77,17 @@ class HookMethods(ConnectionPart):
     """
 
     def _bridged(self, callback: Any, what: str) -> Any:
-        check_callback(callback, what)
-        return bridge(self._engine, callback)
+        require_callable_or_none(callback, what)
+        return bridge(self._core.engine, callback)
 
     async def set_update_hook(self, callable: Callable[[int, str, str, int], Any] | None) -> None:
         """``callable(op, dbname, table, rowid)`` after each row changes (``op``:
         ``apsw.SQLITE_INSERT``, ``_UPDATE`` or ``_DELETE``)."""
-        await self._call(apsw.Connection.set_update_hook, self._bridged(callable, "callable"))
+        await self._core.call(apsw.Connection.set_update_hook, self._bridged(callable, "callable"))
 
     async def set_commit_hook(self, callable: Callable[[], Any] | None, *, id: Any = None) -> None:
         """``callable()`` before each commit; a true result turns it into a rollback."""
-        await self._call(
+        await self._core.call(
             apsw.Connection.set_commit_hook, self._bridged(callable, "callable"), id=id
         )
 
@@ -119,7 +96,7 @@ class HookMethods(ConnectionPart):
     ) -> None:
         """``callable()`` after each rollback (not for a rollback while the connection closes
         with an async hook once the event loop is gone)."""
-        await self._call(
+        await self._core.call(
             apsw.Connection.set_rollback_hook, self._bridged(callable, "callable"), id=id
         )
 
@@ -127,19 +104,21 @@ class HookMethods(ConnectionPart):
         """``callable(connection, dbname, pages)`` after a commit to a WAL database; returns
         ``apsw.SQLITE_OK``. ``connection`` is the worker's sync connection: an async hook
         must not use it (the worker is busy inside SQLite)."""
-        await self._call(apsw.Connection.set_wal_hook, self._bridged(callable, "callable"))
+        await self._core.call(apsw.Connection.set_wal_hook, self._bridged(callable, "callable"))
 
     async def set_preupdate_hook(
         self, callable: Callable[[apsw.PreUpdate], Any] | None, *, id: Any = None
     ) -> None:
         """``callable(update)`` before each row change, with an ``apsw.PreUpdate`` (old and
         new values), valid only until the callback returns."""
-        await self._call(apsw.Connection.preupdate_hook, self._bridged(callable, "callable"), id=id)
+        await self._core.call(
+            apsw.Connection.preupdate_hook, self._bridged(callable, "callable"), id=id
+        )
 
     async def set_authorizer(self, callable: Callable[..., Any] | None) -> None:
         """``callable(op, p1, p2, dbname, trigger)`` while statements are prepared; returns
         ``apsw.SQLITE_OK``, ``SQLITE_DENY`` or ``SQLITE_IGNORE``."""
-        await self._call(apsw.Connection.set_authorizer, self._bridged(callable, "callable"))
+        await self._core.call(apsw.Connection.set_authorizer, self._bridged(callable, "callable"))
 
     async def set_busy_handler(self, callable: Callable[[int], Any] | None) -> None:
         """``callable(prior_calls)`` while another connection holds a lock: true to retry.
@@ -150,7 +129,9 @@ class HookMethods(ConnectionPart):
         :func:`aiolite.should_stop`. None restores aiolite's wait.
         """
         bridged = self._bridged(callable, "callable")
-        await self._call(_set_busy_handler, self._engine, bridged)
+        core = self._core
+        waiter = core.busy if bridged is None else BusyWaiter(core.engine, handler=bridged)
+        await core.call(install_busy_handler, waiter)
 
     async def set_progress_handler(
         self, callable: Callable[[], Any] | None, nsteps: int = 100
@@ -163,7 +144,7 @@ class HookMethods(ConnectionPart):
         if not isinstance(nsteps, int) or nsteps < 1:
             raise ValueError(f"nsteps must be a positive int, not {nsteps!r}")
         bridged = self._bridged(callable, "callable")
-        await self._call(_set_progress_handler, self._engine, bridged, nsteps)
+        await self._core.call(_set_progress_handler, self._core.engine, bridged, nsteps)
 
     async def set_exec_trace(self, callable: Callable[[Any, str, Any], Any] | None) -> None:
         """``callable(cursor, sql, bindings)`` before each statement runs; false aborts it.
@@ -171,19 +152,21 @@ class HookMethods(ConnectionPart):
         aiolite's cursors keep their own tracer (it learns column names) and
         call this one from it.
         """
-        await self._call(_set_attribute, "exec_trace", self._bridged(callable, "callable"))
+        await self._core.call(_set_attribute, "exec_trace", self._bridged(callable, "callable"))
 
     async def set_row_trace(self, callable: Callable[[Any, Any], Any] | None) -> None:
         """``callable(cursor, row)`` for each row; returns the row to deliver,
         or None to skip it."""
-        await self._call(_set_attribute, "row_trace", self._bridged(callable, "callable"))
+        await self._core.call(_set_attribute, "row_trace", self._bridged(callable, "callable"))
 
     async def trace_v2(
         self, mask: int, callback: Callable[[dict[str, Any]], Any] | None = None, *, id: Any = None
     ) -> None:
         """``sqlite3_trace_v2``: ``callback(event)`` for the ``apsw.SQLITE_TRACE_*`` in ``mask``."""
-        await self._call(apsw.Connection.trace_v2, mask, self._bridged(callback, "callback"), id=id)
+        await self._core.call(
+            apsw.Connection.trace_v2, mask, self._bridged(callback, "callback"), id=id
+        )
 
     async def set_profile(self, callable: Callable[[str, int], Any] | None) -> None:
         """``callable(sql, nanoseconds)`` after each statement finishes."""
-        await self._call(apsw.Connection.set_profile, self._bridged(callable, "callable"))
+        await self._core.call(apsw.Connection.set_profile, self._bridged(callable, "callable"))

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ..part import AsyncClosing, ConnectionPart, check_callback, check_name
+from ..arguments import require_callable_or_none, require_str
+from ..closing import AsyncClosing
+from ..core import CoreFront
 from .callbacks import bridge
 
 if TYPE_CHECKING:
     from ..connection import Connection
+    from ..core import ConnectionCore
 
 
 Changeset = apsw.Changeset
@@ -62,17 +65,17 @@ class Session(AsyncClosing):
     0
     """
 
-    def __init__(self, connection: Connection[Any], raw: apsw.Session) -> None:
-        self._connection = connection
+    def __init__(self, core: ConnectionCore, raw: apsw.Session) -> None:
+        self._core = core
         self._raw = raw
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._connection._call(_method, self._raw, name, *args)
+        return await self._core.call(_method, self._raw, name, *args)
 
     async def attach(self, table: str | None = None) -> None:
         """Record changes to ``table`` (every table when None)."""
         if table is not None:
-            check_name(table, "table")
+            require_str(table, "table")
         await self._run("attach", table)
 
     async def changeset(self) -> bytes:
@@ -95,35 +98,35 @@ class Session(AsyncClosing):
 
     async def table_filter(self, callback: Callable[[str], Any]) -> None:
         """``callback(table)`` says whether changes to ``table`` are recorded; may be async."""
-        check_callback(callback, "callback")
-        await self._run("table_filter", bridge(self._connection._engine, callback))
+        require_callable_or_none(callback, "callback")
+        await self._run("table_filter", bridge(self._core.engine, callback))
 
     async def set_enabled(self, enabled: bool) -> None:
         """Pause (False) or resume (True) recording."""
-        await self._connection._call(_set, self._raw, "enabled", enabled)
+        await self._core.call(_set, self._raw, "enabled", enabled)
 
     async def set_indirect(self, indirect: bool) -> None:
         """Mark the changes recorded from now on as indirect (or not)."""
-        await self._connection._call(_set, self._raw, "indirect", indirect)
+        await self._core.call(_set, self._raw, "indirect", indirect)
 
     async def is_empty(self) -> bool:
         """True if no change has been recorded."""
-        result: bool = await self._connection._call(_get, self._raw, "is_empty")
+        result: bool = await self._core.call(_get, self._raw, "is_empty")
         return result
 
     async def changeset_size(self) -> int:
         """An estimate of the changeset's size in bytes (needs
         ``SQLITE_SESSION_OBJCONFIG_SIZE`` configured on)."""
-        result: int = await self._connection._call(_get, self._raw, "changeset_size")
+        result: int = await self._core.call(_get, self._raw, "changeset_size")
         return result
 
     async def memory_used(self) -> int:
-        result: int = await self._connection._call(_get, self._raw, "memory_used")
+        result: int = await self._core.call(_get, self._raw, "memory_used")
         return result
 
     async def aclose(self) -> None:
         """Stop recording and free the session (idempotent)."""
-        if not self._connection.closed:
+        if not self._core.engine.closed:
             await self._run("close")
 
     close = aclose
@@ -133,12 +136,12 @@ def _apply(conn: apsw.Connection, changeset: Any, options: dict[str, Any]) -> by
     return apsw.Changeset.apply(changeset, conn, **options)
 
 
-class SessionMethods(ConnectionPart):
+class SessionMethods(CoreFront):
     async def session(self, schema: str = "main") -> Session:
         """A :class:`aiolite.Session` recording changes to ``schema``."""
-        check_name(schema, "schema")
-        raw = await self._call(_new, schema)
-        return Session(self, raw)  # type: ignore[arg-type]
+        require_str(schema, "schema")
+        raw = await self._core.call(_new, schema)
+        return Session(self._core, raw)
 
     async def apply_changeset(
         self,
@@ -157,18 +160,18 @@ class SessionMethods(ConnectionPart):
         """
         if not isinstance(changeset, bytes | bytearray | memoryview):
             raise TypeError(f"changeset must be bytes, not {type(changeset).__name__}")
-        engine = self._engine
+        engine = self._core.engine
         options: dict[str, Any] = {"flags": flags, "rebase": rebase}
         for key, callback in (("filter", filter), ("filter_change", filter_change)):
-            check_callback(callback, key)
+            require_callable_or_none(callback, key)
             if callback is not None:
                 options[key] = bridge(engine, callback)
-        check_callback(conflict, "conflict")
+        require_callable_or_none(conflict, "conflict")
         if conflict is not None:
             options["conflict"] = bridge(engine, conflict)
         else:
             options["conflict"] = _abort_on_conflict
-        return await self._call(_apply, changeset, options)
+        return await self._core.call(_apply, changeset, options)
 
 
 def _abort_on_conflict(reason: int, change: apsw.TableChange) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 import apsw
 import apsw.ext
 
-from ..part import ConnectionPart, sync_connection
+from ..core import CoreFront
 
 
 def _enter(conn: apsw.Connection, manager: Any) -> Any:
@@ -28,7 +28,7 @@ def _exit(conn: apsw.Connection, manager: Any) -> None:
     manager.__exit__(None, None, None)
 
 
-class TracingMethods(ConnectionPart):
+class TracingMethods(CoreFront):
     @asynccontextmanager
     async def _in_worker(self, manager: Any) -> AsyncIterator[None]:
         """Enter and exit the sync context manager ``manager`` in the worker thread.
@@ -36,13 +36,13 @@ class TracingMethods(ConnectionPart):
         Its tracers must see every statement, and resource usage is measured
         on the worker thread, so nothing runs inline from here on.
         """
-        self._engine.keep_in_worker()
-        await self._call(_enter, manager)
+        self._core.engine.keep_in_worker()
+        await self._core.call(_enter, manager)
         try:
             yield
         finally:
-            if not self._engine.closed:
-                await self._call_cleanup(_exit, manager)
+            if not self._core.engine.closed:
+                await self._core.call_cleanup(_exit, manager)
 
     @asynccontextmanager
     async def trace(
@@ -70,7 +70,7 @@ class TracingMethods(ConnectionPart):
         >>> asyncio.run(main())
         ['> CREATE TABLE', 'Time:', '> INSERT INTO ']
         """
-        conn = await self._call(sync_connection)
+        conn = await self._core.apsw_connection()
         tracer = apsw.ext.Trace(
             file,
             db=conn,
@@ -106,7 +106,7 @@ class TracingMethods(ConnectionPart):
         >>> asyncio.run(main())
         True
         """
-        conn = await self._call(sync_connection)
+        conn = await self._core.apsw_connection()
         usage = apsw.ext.ShowResourceUsage(file, db=conn, scope=scope, indent=indent)
         async with self._in_worker(usage):
             yield usage

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import apsw
 import apsw.ext
 
-from ..part import ConnectionPart, check_name
+from ..arguments import require_str
+from ..core import CoreFront
 from .callbacks import AsyncMethods, bridge, call_in_loop, has_async_method
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def _sync_rows(engine: Engine, function: Callable[..., Any]) -> Callable[..., It
     return rows
 
 
-class TableFunctionMethods(ConnectionPart):
+class TableFunctionMethods(CoreFront):
     async def create_module(
         self,
         name: str,
@@ -114,11 +115,11 @@ class TableFunctionMethods(ConnectionPart):
         Any method of the module, its tables and their cursors may be
         ``async def``; None unregisters the module.
         """
-        check_name(name)
-        wrapped = None if datasource is None else wrap_module(self._engine, datasource)
+        require_str(name)
+        wrapped = None if datasource is None else wrap_module(self._core.engine, datasource)
         if datasource is not None:
-            self._engine.keep_in_worker()  # its methods run as queries read the table
-        await self._call(
+            self._core.engine.keep_in_worker()  # its methods run as queries read the table
+        await self._core.call(
             apsw.Connection.create_module,
             name,
             wrapped,
@@ -163,7 +164,7 @@ class TableFunctionMethods(ConnectionPart):
         >>> asyncio.run(main())
         [(3, '***'), (2, '**'), (1, '*')]
         """
-        check_name(name)
+        require_str(name)
         if not callable(function):
             raise TypeError(f"function must be callable, not {type(function).__name__}")
         if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
@@ -172,12 +173,12 @@ class TableFunctionMethods(ConnectionPart):
             raise ValueError("a table function needs at least one column")
         if not isinstance(column_access, apsw.ext.VTColumnAccess):
             raise TypeError("column_access must be an apsw.ext.VTColumnAccess")
-        rows = _sync_rows(self._engine, function)
+        rows = _sync_rows(self._core.engine, function)
         rows.columns = tuple(columns)  # type: ignore[attr-defined]
         rows.column_access = column_access  # type: ignore[attr-defined]
         if primary_key is not None:
             rows.primary_key = primary_key  # type: ignore[attr-defined]
-        await self._call(
+        await self._core.call(
             _make_virtual_module,
             name,
             rows,
