@@ -12,13 +12,12 @@ loop than the one that opened it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
 from .._engine.engine import Engine
+from .._frameworks.asyncio_bridge import EventLoop, Future, new_future, settle_threadsafe
 from ._dbapi import Connection
 
 
@@ -32,21 +31,6 @@ def invoke(conn: Connection, function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
     finally:
         conn.remember_state()
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
-
-
-def deliver(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    """Settle ``future`` from any thread; a closed loop has nobody left to tell."""
-    with suppress(RuntimeError):  # "Event loop is closed"
-        future.get_loop().call_soon_threadsafe(_settle, future, value, error)
 
 
 class _ThreadStub:
@@ -72,7 +56,7 @@ class Worker:
         self._posted = 0  # put_nowait requests in flight (any thread; under _lock)
         self._lock = threading.Lock()
         self._exited = False
-        self._exit_waiters: list[asyncio.Future[None]] = []
+        self._exit_waiters: list[Future[None]] = []
         self.isolation_pending: tuple[str | None] | None = None
         """An ``isolation_level`` set in the loop that the worker has not applied yet."""
 
@@ -82,29 +66,29 @@ class Worker:
 
     # aiosqlite's queue protocol -------------------------------------------------
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+    def put_nowait(self, item: tuple[Future[Any] | None, Callable[[], Any]]) -> None:
         """Run ``function()`` in the worker and settle ``future`` (if any) with its outcome."""
         future, function = item
         engine = self.engine
         if engine is None or engine.closed:
             if future is not None:
-                deliver(future, None, ValueError("Connection closed"))
+                settle_threadsafe(future, None, ValueError("Connection closed"))
             return
         with self._lock:
             self._posted += 1
         engine.post(self._run_posted, future, function)
 
     def _run_posted(
-        self, conn: Connection, future: asyncio.Future[Any] | None, function: Callable[[], Any]
+        self, conn: Connection, future: Future[Any] | None, function: Callable[[], Any]
     ) -> None:
         try:
             value = invoke(conn, function)
         except BaseException as exc:
             if future is not None:
-                deliver(future, None, exc)
+                settle_threadsafe(future, None, exc)
         else:
             if future is not None:
-                deliver(future, value, None)
+                settle_threadsafe(future, value, None)
         finally:
             with self._lock:
                 self._posted -= 1
@@ -122,7 +106,7 @@ class Worker:
         Such calls are not cancellable in the worker: the engine's
         cancellation belongs to the loop that opened the connection.
         """
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: Future[Any] = new_future()
         self.put_nowait((future, lambda: function(*args)))
         return await future
 
@@ -137,11 +121,14 @@ class Worker:
                 self._exited = True
                 waiters, self._exit_waiters = self._exit_waiters, []
             for future in waiters:
-                deliver(future, None, None)
+                settle_threadsafe(future, None, None)
 
-    def exit_future(self, loop: asyncio.AbstractEventLoop, opened: bool) -> asyncio.Future[None]:
-        """A future of ``loop`` done once the worker has closed the database."""
-        future: asyncio.Future[None] = loop.create_future()
+    def exit_future(self, opened: bool, loop: EventLoop | None = None) -> Future[None]:
+        """A future done once the worker has closed the database (at once if none was ``opened``).
+
+        It belongs to ``loop``, by default the running one.
+        """
+        future: Future[None] = new_future(loop)
         with self._lock:
             if opened and not self._exited:
                 self._exit_waiters.append(future)

@@ -21,7 +21,7 @@ from ._dbapi.rows import resolve_factory
 from ._fetching import Batch, RowFactory
 
 if TYPE_CHECKING:
-    from .core import Connection
+    from .core import ConnectionCore
 
 
 class Cursor(AsyncClosing):
@@ -40,13 +40,14 @@ class Cursor(AsyncClosing):
 
     def __init__(
         self,
-        conn: Connection,
+        core: ConnectionCore,
         cursor: _dbapi.Cursor,
         row_factory: RowFactory = None,
         first: Batch | None = None,
     ) -> None:
-        self.iter_chunk_size = conn._iter_chunk_size
-        self._conn = conn
+        self.iter_chunk_size = core.iter_chunk_size
+        self._core = core
+        self._conn = core.connection  # aiosqlite's name for the cursor's connection
         self._cursor = cursor
         self._row_factory_set: RowFactory = cursor.row_factory if first is None else row_factory
         self._row_factory: RowFactory = resolve_factory(self._row_factory_set)
@@ -63,9 +64,7 @@ class Cursor(AsyncClosing):
         self._rows.extend(rows)
 
     def _check(self) -> None:
-        conn = self._conn
-        if not conn._running or conn._connection is None:
-            raise ValueError("Connection closed")
+        self._core.check_open()
         if self._closed:
             raise sqlite3.ProgrammingError("Cannot operate on a closed cursor.")
 
@@ -81,7 +80,7 @@ class Cursor(AsyncClosing):
         if size is not None:
             size = max(size, self._batch)
             self._batch = min(self._batch * 2, _fetching.MAX_BATCH)
-        self._take(await self._conn._execute(_fetching.fetch, self._cursor, size))
+        self._take(await self._core.run(_fetching.fetch, self._cursor, size))
 
     def _raise_held(self) -> None:
         error, self._error = self._error, None
@@ -95,7 +94,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._batch = _fetching.FIRST_BATCH
-        batch = await self._conn._execute(
+        batch = await self._core.run(
             _fetching.execute,
             self._cursor,
             sql,
@@ -110,7 +109,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._done, self._error = True, None
-        await self._conn._execute(self._cursor.executemany, sql, parameters)
+        await self._core.run(self._cursor.executemany, sql, parameters)
         return self
 
     async def executescript(self, sql_script: str) -> Cursor:
@@ -118,7 +117,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._done, self._error = True, None
-        await self._conn._execute(self._cursor.executescript, sql_script)
+        await self._core.run(self._cursor.executescript, sql_script)
         return self
 
     # ----------------------------------------------------------------- fetching
@@ -199,14 +198,12 @@ class Cursor(AsyncClosing):
 
     async def close(self) -> None:
         """Close the cursor (queued in the worker; no need to wait for it)."""
-        conn = self._conn
-        if not conn._running or conn._connection is None:
-            raise ValueError("Connection closed")
+        self._core.check_open()
         if self._closed:
             return
         self._closed = True
         self._rows.clear()
-        conn._post(self._cursor.close)
+        self._core.post(self._cursor.close)
 
     # --------------------------------------------------------------- attributes
 
