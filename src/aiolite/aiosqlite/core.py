@@ -35,6 +35,7 @@ from .._errors import ConnectionClosedError, WrongEventLoopError
 from .._frameworks import current_adapter
 from .._frameworks.asyncio_bridge import EventLoop, Future, running_loop
 from . import _dbapi, _fetching, _requests
+from ._fetching import Batch, RowFactory
 from ._requests import LOG as LOG  # aiosqlite.core.LOG, as in aiosqlite
 from ._worker import Worker, invoke
 from .blob import Blob
@@ -226,10 +227,16 @@ class Connection:
         if engine is not None:
             engine.post(invoke, fn, *args)
 
+    def _new_cursor(
+        self, cursor: _dbapi.Cursor, factory: RowFactory = None, first: Batch | None = None
+    ) -> Cursor:
+        """An async cursor over ``cursor``, given the interface it uses to reach this connection."""
+        return Cursor(self, cursor, factory, first, core=ConnectionCore(self))
+
     @contextmanager
     async def cursor(self) -> Cursor:
         """A new :class:`Cursor`."""
-        return Cursor(ConnectionCore(self), await self._execute(self._conn.cursor))
+        return self._new_cursor(await self._execute(self._conn.cursor))
 
     async def commit(self) -> None:
         """Commit the current transaction."""
@@ -245,7 +252,7 @@ class Connection:
         cursor, factory, first = await self._execute(
             _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
         )
-        return Cursor(ConnectionCore(self), cursor, factory, first)
+        return self._new_cursor(cursor, factory, first)
 
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
@@ -267,13 +274,13 @@ class Connection:
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
         """Execute ``sql`` once per parameter set on a new cursor."""
         cursor = await self._execute(self._conn.executemany, sql, parameters)
-        return Cursor(ConnectionCore(self), cursor)
+        return self._new_cursor(cursor)
 
     @contextmanager
     async def executescript(self, sql_script: str) -> Cursor:
         """Execute a script of several statements on a new cursor."""
         cursor = await self._execute(self._conn.executescript, sql_script)
-        return Cursor(ConnectionCore(self), cursor)
+        return self._new_cursor(cursor)
 
     async def interrupt(self) -> None:
         """``sqlite3.Connection.interrupt()``: stop every running statement now.

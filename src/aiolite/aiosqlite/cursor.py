@@ -21,7 +21,7 @@ from ._dbapi.rows import resolve_factory
 from ._fetching import Batch, RowFactory
 
 if TYPE_CHECKING:
-    from .core import ConnectionCore
+    from .core import Connection, ConnectionCore
 
 
 class Cursor(AsyncClosing):
@@ -40,14 +40,24 @@ class Cursor(AsyncClosing):
 
     def __init__(
         self,
-        core: ConnectionCore,
+        conn: Connection,
         cursor: _dbapi.Cursor,
         row_factory: RowFactory = None,
         first: Batch | None = None,
+        *,
+        core: ConnectionCore | None = None,
     ) -> None:
+        """Made by ``conn``, which passes the interface its cursors use as ``core``.
+
+        ``Cursor(conn, cursor)`` alone, aiosqlite's signature, works too.
+        """
+        if core is None:
+            from .core import ConnectionCore  # only here: core.py imports this module
+
+            core = ConnectionCore(conn)
         self.iter_chunk_size = core.iter_chunk_size
         self._core = core
-        self._conn = core.connection  # aiosqlite's name for the cursor's connection
+        self._conn = conn  # aiosqlite's name for the cursor's connection
         self._cursor = cursor
         self._row_factory_set: RowFactory = cursor.row_factory if first is None else row_factory
         self._row_factory: RowFactory = resolve_factory(self._row_factory_set)
