@@ -1,4 +1,11 @@
-"""The link between an aiosqlite-style connection and the aiolite engine serving it.
+"""The core of an aiosqlite-style connection: its state and the link to the engine serving it.
+
+:class:`Worker` is the small internal interface the connection's cursors and
+blobs use (they get it from the connection when it makes them): whether the
+connection is open, ``run`` and ``post`` a request, ``iter_chunk_size``. The
+:class:`~.core.Connection` keeps its state here too, and answers aiosqlite's
+private names (``_running``, ``_connection``, ``_iter_chunk_size``,
+``_execute``) from it, so there is one source of truth.
 
 It deliberately holds no reference to the :class:`~.core.Connection`: the
 worker thread keeps it alive, and the connection must stay collectable so an
@@ -12,12 +19,20 @@ loop than the one that opened it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from .._engine.engine import Engine
-from .._frameworks.asyncio_bridge import EventLoop, Future, new_future, settle_threadsafe
+from .._errors import ConnectionClosedError, WrongEventLoopError
+from .._frameworks.asyncio_bridge import (
+    EventLoop,
+    Future,
+    new_future,
+    running_loop,
+    settle_threadsafe,
+)
 from ._dbapi import Connection
 
 
@@ -48,9 +63,15 @@ class _ThreadStub:
 
 
 class Worker:
-    """The engine of one connection, requests in flight, and who waits for it to exit."""
+    """One connection's state, its engine, requests in flight, and who waits for it to exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, iter_chunk_size: int) -> None:
+        self.running = True
+        """False once closing began (or opening failed): aiosqlite's ``Connection._running``."""
+        self.connection: Connection | None = None
+        """The open sqlite3-style connection; None before it opens and once closing began."""
+        self.iter_chunk_size = iter_chunk_size
+        """The fewest rows ``async for`` over a cursor reads per trip to the worker."""
         self.engine: Engine | None = None
         self.active = 0  # awaited requests in flight (loop thread only)
         self._posted = 0  # put_nowait requests in flight (any thread; under _lock)
@@ -63,6 +84,42 @@ class Worker:
     @property
     def thread(self) -> threading.Thread | _ThreadStub:
         return _ThreadStub() if self.engine is None else self.engine.thread
+
+    # requests -------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        """Raise aiosqlite's ``ValueError("Connection closed")`` once closing has begun."""
+        if not self.running or self.connection is None:
+            raise ValueError("Connection closed")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the worker thread, in order with every other request.
+
+        (The body of aiosqlite's ``Connection._execute``.) A call from another
+        asyncio loop than the connection's is served too, as aiosqlite allows.
+        """
+        if not self.running or self.connection is None:
+            raise ValueError("Connection closed")
+        engine = self.engine
+        assert engine is not None
+        self.active += 1
+        try:
+            return await engine.submit(invoke, fn, *args)
+        except WrongEventLoopError:
+            if running_loop() is None:
+                raise
+            return await self.from_other_loop(fn, args)
+        except ConnectionClosedError as exc:
+            # Queued behind close(): sqlite3 would find the database closed.
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
+        finally:
+            self.active -= 1
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
+        engine = self.engine
+        if engine is not None:
+            engine.post(invoke, fn, *args)
 
     # aiosqlite's queue protocol -------------------------------------------------
 

@@ -12,17 +12,18 @@ the connection usable; trio and anyio work; the worker is a daemon thread
 that is closed at exit, so a forgotten connection never hangs the process;
 and results are delivered without touching a closed event loop.
 
-Inside the module: the connection's requests run the bodies in
-:mod:`._requests` (the cursor's are in :mod:`._fetching`) through the
-:class:`~._worker.Worker` that links it to its engine; its cursors and blobs
-reach it only through :class:`ConnectionCore`; and the few asyncio
-operations aiosqlite's API needs come from :mod:`aiolite._frameworks.asyncio_bridge`.
+Inside the module: a connection's state and its link to the engine are its
+:class:`~._worker.Worker` (aiosqlite's ``_tx``), which is also the small
+internal interface its cursors and blobs are given; its requests run the
+bodies in :mod:`._requests` (the cursor's are in :mod:`._fetching`); and the
+few asyncio operations aiosqlite's API needs come from
+:mod:`aiolite._frameworks.asyncio_bridge`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -31,13 +32,13 @@ from warnings import warn
 
 from .._apsw.features.callbacks import bridge
 from .._engine.engine import Engine
-from .._errors import ConnectionClosedError, WrongEventLoopError
+from .._errors import WrongEventLoopError
 from .._frameworks import current_adapter
 from .._frameworks.asyncio_bridge import EventLoop, Future, running_loop
 from . import _dbapi, _fetching, _requests
 from ._fetching import Batch, RowFactory
 from ._requests import LOG as LOG  # aiosqlite.core.LOG, as in aiosqlite
-from ._worker import Worker, invoke
+from ._worker import Worker
 from .blob import Blob
 from .context import contextmanager
 from .cursor import Cursor
@@ -80,11 +81,8 @@ class Connection:
                 DeprecationWarning,
                 stacklevel=2,
             )
-        self._running = True
-        self._connection: _dbapi.Connection | None = None
         self._connector = connector
-        self._iter_chunk_size = iter_chunk_size
-        self._tx = Worker()
+        self._tx = Worker(iter_chunk_size)
         self._autocommit: Any = _requests.NO_AUTOCOMMIT
 
     @property
@@ -94,9 +92,36 @@ class Connection:
 
     @property
     def _conn(self) -> _dbapi.Connection:
-        if self._connection is None:
+        connection = self._tx.connection
+        if connection is None:
             raise ValueError("no active connection")
-        return self._connection
+        return connection
+
+    # aiosqlite's private attributes, which libraries read: the state is the worker's.
+
+    @property
+    def _running(self) -> bool:
+        return self._tx.running
+
+    @_running.setter
+    def _running(self, value: bool) -> None:
+        self._tx.running = value
+
+    @property
+    def _connection(self) -> _dbapi.Connection | None:
+        return self._tx.connection
+
+    @_connection.setter
+    def _connection(self, value: _dbapi.Connection | None) -> None:
+        self._tx.connection = value
+
+    @property
+    def _iter_chunk_size(self) -> int:
+        return self._tx.iter_chunk_size
+
+    @_iter_chunk_size.setter
+    def _iter_chunk_size(self, value: int) -> None:
+        self._tx.iter_chunk_size = value
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -146,7 +171,7 @@ class Connection:
         assert engine is not None
         try:
             if not engine.closed and not self._tx.empty():
-                await self._execute(_requests.noop)  # let the requests already queued finish
+                await self._tx.run(_requests.noop)  # let the requests already queued finish
         finally:
             # Until the worker is gone, calls still reach it and find the database
             # closed (sqlite3.ProgrammingError), as with aiosqlite.
@@ -199,57 +224,36 @@ class Connection:
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in the worker thread and return its result.
 
-        (aiosqlite's private entry point, which some libraries call directly.)
+        (aiosqlite's private entry point, which some libraries call directly;
+        the connection's own methods call ``self._tx.run``.)
         """
-        if not self._running or self._connection is None:
-            raise ValueError("Connection closed")
         if kwargs:
             fn = partial(fn, **kwargs)
-        worker = self._tx
-        engine = worker.engine
-        assert engine is not None
-        worker.active += 1
-        try:
-            return await engine.submit(invoke, fn, *args)
-        except WrongEventLoopError:
-            if running_loop() is None:
-                raise
-            return await worker.from_other_loop(fn, args)
-        except ConnectionClosedError as exc:
-            # Queued behind close(): sqlite3 would find the database closed.
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
-        finally:
-            worker.active -= 1
-
-    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
-        engine = self._tx.engine
-        if engine is not None:
-            engine.post(invoke, fn, *args)
+        return await self._tx.run(fn, *args)
 
     def _new_cursor(
         self, cursor: _dbapi.Cursor, factory: RowFactory = None, first: Batch | None = None
     ) -> Cursor:
         """An async cursor over ``cursor``, given the interface it uses to reach this connection."""
-        return Cursor(self, cursor, factory, first, core=ConnectionCore(self))
+        return Cursor(self, cursor, factory, first, worker=self._tx)
 
     @contextmanager
     async def cursor(self) -> Cursor:
         """A new :class:`Cursor`."""
-        return self._new_cursor(await self._execute(self._conn.cursor))
+        return self._new_cursor(await self._tx.run(self._conn.cursor))
 
     async def commit(self) -> None:
         """Commit the current transaction."""
-        await self._execute(self._conn.commit)
+        await self._tx.run(self._conn.commit)
 
     async def rollback(self) -> None:
         """Roll back the current transaction."""
-        await self._execute(self._conn.rollback)
+        await self._tx.run(self._conn.rollback)
 
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
         """Execute ``sql`` on a new cursor and return it."""
-        cursor, factory, first = await self._execute(
+        cursor, factory, first = await self._tx.run(
             _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
         )
         return self._new_cursor(cursor, factory, first)
@@ -257,7 +261,7 @@ class Connection:
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
         """Execute an insert and return the row ``(last_insert_rowid(),)``."""
-        return await self._execute(_requests.execute_insert, self._conn, sql, _params(parameters))
+        return await self._tx.run(_requests.execute_insert, self._conn, sql, _params(parameters))
 
     @contextmanager
     async def execute_fetchall(
@@ -265,7 +269,7 @@ class Connection:
     ) -> list[Any]:
         """Execute ``sql`` and return all its rows, in one round trip."""
         conn = self._conn
-        rows: list[Any] = await self._execute(
+        rows: list[Any] = await self._tx.run(
             _requests.execute_fetchall, conn, sql, _params(parameters)
         )
         return rows
@@ -273,13 +277,13 @@ class Connection:
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
         """Execute ``sql`` once per parameter set on a new cursor."""
-        cursor = await self._execute(self._conn.executemany, sql, parameters)
+        cursor = await self._tx.run(self._conn.executemany, sql, parameters)
         return self._new_cursor(cursor)
 
     @contextmanager
     async def executescript(self, sql_script: str) -> Cursor:
         """Execute a script of several statements on a new cursor."""
-        cursor = await self._execute(self._conn.executescript, sql_script)
+        cursor = await self._tx.run(self._conn.executescript, sql_script)
         return self._new_cursor(cursor)
 
     async def interrupt(self) -> None:
@@ -306,23 +310,23 @@ class Connection:
     ) -> None:
         """Make ``func`` callable from SQL as ``name`` (it may be ``async def``)."""
         bridged = self._bridge(func)
-        await self._execute(
+        await self._tx.run(
             _requests.create_function, self._conn, name, num_params, bridged, deterministic
         )
 
     async def create_aggregate(self, name: str, n_arg: int, aggregate_class: Any) -> None:
         """``sqlite3.Connection.create_aggregate`` (an aiolite addition)."""
-        await self._execute(self._conn.create_aggregate, name, n_arg, aggregate_class)
+        await self._tx.run(self._conn.create_aggregate, name, n_arg, aggregate_class)
 
     async def create_window_function(
         self, name: str, num_params: int, aggregate_class: Any
     ) -> None:
         """``sqlite3.Connection.create_window_function`` (an aiolite addition)."""
-        await self._execute(self._conn.create_window_function, name, num_params, aggregate_class)
+        await self._tx.run(self._conn.create_window_function, name, num_params, aggregate_class)
 
     async def create_collation(self, name: str, callable: Callable[[str, str], int] | None) -> None:
         """``sqlite3.Connection.create_collation`` (an aiolite addition)."""
-        await self._execute(self._conn.create_collation, name, callable)
+        await self._tx.run(self._conn.create_collation, name, callable)
 
     async def set_progress_handler(self, handler: Callable[[], int | None] | None, n: int) -> None:
         """Call ``handler`` about every ``n`` SQLite steps; a true result aborts the statement.
@@ -332,18 +336,18 @@ class Connection:
         engine = self._tx.engine
         assert engine is not None
         function = self._bridge(handler) if n >= 1 else None
-        await self._execute(engine.set_user_progress_handler, function, max(n, 1))
+        await self._tx.run(engine.set_user_progress_handler, function, max(n, 1))
 
     async def set_trace_callback(self, handler: Callable[[str], object] | None) -> None:
         """Call ``handler`` with the text of each statement SQLite runs."""
-        await self._execute(self._conn.set_trace_callback, self._bridge(handler))
+        await self._tx.run(self._conn.set_trace_callback, self._bridge(handler))
 
     async def set_authorizer(self, authorizer_callback: AuthorizerCallback | None) -> None:
         """Let ``authorizer_callback`` allow (``SQLITE_OK``), deny or ignore each access."""
-        await self._execute(self._conn.set_authorizer, self._bridge(authorizer_callback))
+        await self._tx.run(self._conn.set_authorizer, self._bridge(authorizer_callback))
 
     async def enable_load_extension(self, value: bool) -> None:
-        await self._execute(self._conn.enable_load_extension, value)
+        await self._tx.run(self._conn.enable_load_extension, value)
 
     async def load_extension(self, path: str, **kwargs: Any) -> None:
         await self._execute(self._conn.load_extension, path, **kwargs)
@@ -357,7 +361,7 @@ class Connection:
         """
         lines = self._conn.iterdump(**kwargs)  # a generator; its body runs in the worker
         while True:
-            chunk: list[str] = await self._execute(_requests.take, lines, _DUMP_CHUNK)
+            chunk: list[str] = await self._tx.run(_requests.take, lines, _DUMP_CHUNK)
             for line in chunk:
                 yield line
             if len(chunk) < _DUMP_CHUNK:
@@ -376,15 +380,15 @@ class Connection:
         if isinstance(target, Connection):
             target = target._conn
         bridged = self._bridge(progress)
-        await self._execute(_requests.backup, self._conn, target, pages, bridged, name, sleep)
+        await self._tx.run(_requests.backup, self._conn, target, pages, bridged, name, sleep)
 
     async def blobopen(
         self, table: str, column: str, row: int, /, *, readonly: bool = False, name: str = "main"
     ) -> Blob:
         """Open the blob in ``table.column`` at rowid ``row`` (an aiolite addition)."""
         conn = self._conn
-        blob = await self._execute(_requests.blobopen, conn, table, column, row, readonly, name)
-        return Blob(ConnectionCore(self), blob)
+        blob = await self._tx.run(_requests.blobopen, conn, table, column, row, readonly, name)
+        return Blob(self._tx, blob)
 
     # --------------------------------------------------------------- attributes
 
@@ -416,7 +420,7 @@ class Connection:
                 )
         worker = self._tx
         pending = worker.isolation_pending = (value,)
-        self._post(_requests.set_attribute, conn, "isolation_level", value, worker, pending)
+        self._tx.post(_requests.set_attribute, conn, "isolation_level", value, worker, pending)
 
     @property
     def autocommit(self) -> Any:
@@ -436,7 +440,7 @@ class Connection:
                 "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
             )
         self._autocommit = value
-        self._post(_requests.set_attribute, conn, "autocommit", value, None, None)
+        self._tx.post(_requests.set_attribute, conn, "autocommit", value, None, None)
 
     @property
     def row_factory(self) -> Any:
@@ -464,44 +468,9 @@ class Connection:
         return f"<aiolite.aiosqlite.Connection {state} at {id(self):#x}>"
 
 
-class ConnectionCore:
-    """What a :class:`Cursor` or a :class:`Blob` may ask of its connection.
-
-    aiosqlite's cursor calls its connection's private ``_execute``; here the
-    cursor and the blob use these few named operations instead, so no other
-    module touches a connection's private attributes. (The connection keeps
-    aiosqlite's private names, ``_execute``, ``_conn``, ``_connection``,
-    ``_running``, ``_tx``, ``_thread``, ``_iter_chunk_size``, because
-    libraries use them: SQLAlchemy's dialect among them.) The connection
-    makes one for each cursor and blob instead of keeping one itself, so no
-    reference cycle delays the warning and the worker's shutdown when an
-    unclosed connection is dropped.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        """The aiosqlite-style connection: a cursor's ``_conn``, as in aiosqlite."""
-
-    @property
-    def iter_chunk_size(self) -> int:
-        """The fewest rows ``async for`` over a cursor reads per trip to the worker."""
-        return self.connection._iter_chunk_size
-
-    def check_open(self) -> None:
-        """Raise aiosqlite's ``ValueError("Connection closed")`` once closing has begun."""
-        connection = self.connection
-        if not connection._running or connection._connection is None:
-            raise ValueError("Connection closed")
-
-    def run(self, fn: Callable[..., Any], *args: Any) -> Coroutine[Any, Any, Any]:
-        """``fn(*args)`` in the worker, in order with every other request: await the result."""
-        return self.connection._execute(fn, *args)
-
-    def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` in the worker without waiting for it (still in order)."""
-        self.connection._post(fn, *args)
+def worker_of(connection: Connection) -> Worker:
+    """The internal interface of ``connection`` its cursors and blobs use (see ``_worker``)."""
+    return connection._tx
 
 
 def _params(parameters: Iterable[Any] | None) -> Any:
