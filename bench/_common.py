@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
+from aiolite._cli.markdown import table
+
 
 class Result(TypedDict):
     """One row of a benchmark table: operations per second for aiolite and a peer."""
@@ -36,18 +38,19 @@ def row(workload: str, peer: str, ours: list[float], theirs: list[float]) -> Res
 
 
 def markdown(results: list[Result], title: str) -> str:
-    lines = [
-        f"### {title}",
-        "",
-        "| workload | peer | aiolite ops/s | peer ops/s | ratio |",
-        "|---|---|---:|---:|---:|",
+    """The results under a ``###`` heading: the rates of both sides, then their ratio."""
+    rows = [
+        [
+            r["workload"],
+            r["peer"],
+            f"{r['aiolite']:,.0f}",
+            f"{r['other']:,.0f}",
+            f"{r['ratio']:.1f}x",
+        ]
+        for r in results
     ]
-    for r in results:
-        lines.append(
-            f"| {r['workload']} | {r['peer']} | {r['aiolite']:,.0f} | {r['other']:,.0f} "
-            f"| {r['ratio']:.1f}x |"
-        )
-    return "\n".join(lines)
+    header = ["workload", "peer", "aiolite ops/s", "peer ops/s", "ratio"]
+    return f"### {title}\n\n" + table(header, rows, left=2)
 
 
 def main(run: Callable[[bool, int], list[Result]], doc: str, title: str) -> None:

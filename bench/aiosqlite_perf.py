@@ -26,6 +26,7 @@ from typing import Any
 import aiosqlite as real_aiosqlite
 
 from aiolite import aiosqlite as our_aiosqlite
+from aiolite._cli.markdown import table
 
 Workload = Callable[[Any, int], Awaitable[float]]
 """Runs ``n`` iterations with library ``lib``; returns the seconds of the measured part
@@ -209,10 +210,13 @@ def main() -> None:
     names = options.only or list(WORKLOADS)
     rows = asyncio.run(measure(names, options.runs, options.scale))
     print(f"\naiosqlite {real_aiosqlite.__version__} perf workloads, median of {options.runs} runs")
-    print("\n| workload | aiosqlite ops/s | aiolite.aiosqlite ops/s | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, theirs, ours in rows:
-        print(f"| {name} | {theirs:,.0f} | {ours:,.0f} | {ours / theirs:.2f}x |")
+    header = ["workload", "aiosqlite ops/s", "aiolite.aiosqlite ops/s", "ratio"]
+    cells = [
+        [name, f"{theirs:,.0f}", f"{ours:,.0f}", f"{ours / theirs:.2f}x"]
+        for name, theirs, ours in rows
+    ]
+    print()
+    print(table(header, cells, left=1))
 
 
 if __name__ == "__main__":

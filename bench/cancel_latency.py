@@ -19,10 +19,11 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import aiolite
-
-ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+from aiolite._cli import runners
+from aiolite._cli.endless import ENDLESS_QUERY as ENDLESS
 
 
 async def asyncio_trial(db: aiolite.Connection[tuple[object, ...]]) -> tuple[float, float]:
@@ -86,20 +87,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=50)
     trials = parser.parse_args().trials
     results: dict[str, tuple[list[float], list[float]]] = {}
-    results["asyncio"] = asyncio.run(measure(asyncio_trial, trials))
-    try:
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            results["uvloop"] = runner.run(measure(asyncio_trial, trials))
-    except ImportError:
-        pass
-    try:
-        import trio
-
-        results["trio"] = trio.run(measure, trio_trial, trials)
-    except ImportError:
-        pass
+    trial_of = {"asyncio": asyncio_trial, "uvloop": asyncio_trial, "trio": trio_trial}
+    for name, trial in trial_of.items():
+        if runners.installed(name):
+            results[name] = runners.run(name, partial(measure, trial, trials))
     print(f"cancellation of a CPU-bound query, {trials} trials each")
     for name, (raises, stops) in results.items():
         print(f"{name:>8}  raise: {summary(raises)}")

@@ -4,7 +4,9 @@ Each :class:`Framework` runs a coroutine function on its own event loop and
 offers the few primitives the shared tests need, each in that framework's
 *native* form (``asyncio.timeout``, ``trio.fail_after``, ``anyio.fail_after``;
 ``asyncio.TaskGroup``, trio nurseries, anyio task groups), so the shared
-suite exercises each framework's real cancellation machinery.
+suite exercises each framework's real cancellation machinery. Running a
+test body and sleeping go through :mod:`aiolite._cli.runners`, the runner
+the tour and the bench use too.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 import anyio
 import trio
-import uvloop
 
-ALL = ("asyncio", "uvloop", "trio", "anyio-asyncio", "anyio-trio")
-TRIO_BASED = ("trio", "anyio-trio")
+from aiolite._cli import runners
+
+ALL = runners.FRAMEWORKS
+TRIO_BASED = runners.TRIO_BASED
 
 
 class TaskHandle:
@@ -101,7 +104,7 @@ class Framework:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.kind = "trio" if name in TRIO_BASED else "asyncio"
+        self.kind = runners.loop_of(name)
         self.anyio = name.startswith("anyio")
         if self.anyio:
             self.timeout_error: type[BaseException] = TimeoutError
@@ -117,23 +120,11 @@ class Framework:
         return self.name
 
     def run(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        if self.name == "asyncio":
-            return asyncio.run(_as_coroutine(fn))
-        if self.name == "uvloop":
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                return runner.run(_as_coroutine(fn))
-        if self.name == "trio":
-            return trio.run(fn)
-        backend = "trio" if self.kind == "trio" else "asyncio"
-        return anyio.run(fn, backend=backend)
+        """Run ``fn()`` on a fresh event loop of this framework."""
+        return runners.run(self.name, fn)
 
     async def sleep(self, seconds: float) -> None:
-        if self.anyio:
-            await anyio.sleep(seconds)
-        elif self.kind == "trio":
-            await trio.sleep(seconds)
-        else:
-            await asyncio.sleep(seconds)
+        await runners.sleep(self.name, seconds)
 
     async def checkpoint(self) -> None:
         await self.sleep(0)
@@ -176,10 +167,6 @@ class Framework:
         if self.kind == "trio":
             return trio.Event()
         return asyncio.Event()
-
-
-async def _as_coroutine(fn: Callable[[], Awaitable[Any]]) -> Any:
-    return await fn()
 
 
 def frameworks(*names: str) -> list[Framework]:

@@ -9,20 +9,14 @@ from typing import Any
 import apsw
 
 import aiolite
+from aiolite._cli.endless import ENDLESS_QUERY as ENDLESS_QUERY  # the tour's, re-exported
+from aiolite._cli.endless import ENDLESS_ROWS as ENDLESS_ROWS
 from tests.frameworks import Framework
 
 Db = aiolite.Connection[Any]
 
 GUARD = 15.0
 """Bounds a step that must not hang, so that a hang fails fast and says where."""
-
-# Counts forever: only cancellation, a deadline or close() can stop it.
-ENDLESS_QUERY = (
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
-)
-
-ENDLESS_ROWS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
-"""Streams 1, 2, 3, ... for ever."""
 
 # Writes a few rows while running forever, so a stopped write can be shown to leave nothing.
 ENDLESS_INSERT = (

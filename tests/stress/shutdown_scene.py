@@ -32,14 +32,11 @@ from typing import Any
 import apsw
 
 import aiolite
+from aiolite._cli.endless import ENDLESS_QUERY as UNMARKED_ENDLESS_QUERY
+from aiolite._cli.endless import ENDLESS_ROWS
 
-ENDLESS_QUERY = (
-    "WITH RECURSIVE c(x) AS (SELECT started_mark() UNION ALL SELECT x + 1 FROM c) "
-    "SELECT count(*) FROM c"
-)
+ENDLESS_QUERY = UNMARKED_ENDLESS_QUERY.replace("SELECT 1", "SELECT started_mark()", 1)
 """Counts for ever; its first step calls ``started_mark()``, so we know it runs in SQLite."""
-UNMARKED_ENDLESS_QUERY = ENDLESS_QUERY.replace("started_mark()", "1")
-ENDLESS_ROWS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
 UNCOMMITTED = "never committed"
 WRITES = 20
 GUARD = 15.0

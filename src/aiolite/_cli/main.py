@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from . import runners
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiolite", description=__doc__)
@@ -23,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--framework",
         action="append",
-        choices=("asyncio", "uvloop", "trio", "anyio-asyncio", "anyio-trio"),
+        choices=runners.FRAMEWORKS,
         help="measure under this framework (repeatable; default: every one installed)",
     )
     bench.add_argument(

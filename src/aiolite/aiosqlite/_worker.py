@@ -1,4 +1,11 @@
-"""The link between an aiosqlite-style connection and the aiolite engine serving it.
+"""The core of an aiosqlite-style connection: its state and the link to the engine serving it.
+
+:class:`Worker` is the small internal interface the connection's cursors and
+blobs use (they get it from the connection when it makes them): whether the
+connection is open, ``run`` and ``post`` a request, ``iter_chunk_size``. The
+:class:`~.core.Connection` keeps its state here too, and answers aiosqlite's
+private names (``_running``, ``_connection``, ``_iter_chunk_size``,
+``_execute``) from it, so there is one source of truth.
 
 It deliberately holds no reference to the :class:`~.core.Connection`: the
 worker thread keeps it alive, and the connection must stay collectable so an
@@ -12,13 +19,20 @@ loop than the one that opened it.
 
 from __future__ import annotations
 
-import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
 from .._engine.engine import Engine
+from .._errors import ConnectionClosedError, WrongEventLoopError
+from .._frameworks.asyncio_bridge import (
+    EventLoop,
+    Future,
+    new_future,
+    running_loop,
+    settle_threadsafe,
+)
 from ._dbapi import Connection
 
 
@@ -32,21 +46,6 @@ def invoke(conn: Connection, function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
     finally:
         conn.remember_state()
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
-
-
-def deliver(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    """Settle ``future`` from any thread; a closed loop has nobody left to tell."""
-    with suppress(RuntimeError):  # "Event loop is closed"
-        future.get_loop().call_soon_threadsafe(_settle, future, value, error)
 
 
 class _ThreadStub:
@@ -64,15 +63,21 @@ class _ThreadStub:
 
 
 class Worker:
-    """The engine of one connection, requests in flight, and who waits for it to exit."""
+    """One connection's state, its engine, requests in flight, and who waits for it to exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, iter_chunk_size: int) -> None:
+        self.running = True
+        """False once closing began (or opening failed): aiosqlite's ``Connection._running``."""
+        self.connection: Connection | None = None
+        """The open sqlite3-style connection; None before it opens and once closing began."""
+        self.iter_chunk_size = iter_chunk_size
+        """The fewest rows ``async for`` over a cursor reads per trip to the worker."""
         self.engine: Engine | None = None
         self.active = 0  # awaited requests in flight (loop thread only)
         self._posted = 0  # put_nowait requests in flight (any thread; under _lock)
         self._lock = threading.Lock()
         self._exited = False
-        self._exit_waiters: list[asyncio.Future[None]] = []
+        self._exit_waiters: list[Future[None]] = []
         self.isolation_pending: tuple[str | None] | None = None
         """An ``isolation_level`` set in the loop that the worker has not applied yet."""
 
@@ -80,31 +85,67 @@ class Worker:
     def thread(self) -> threading.Thread | _ThreadStub:
         return _ThreadStub() if self.engine is None else self.engine.thread
 
+    # requests -------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        """Raise aiosqlite's ``ValueError("Connection closed")`` once closing has begun."""
+        if not self.running or self.connection is None:
+            raise ValueError("Connection closed")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the worker thread, in order with every other request.
+
+        (The body of aiosqlite's ``Connection._execute``.) A call from another
+        asyncio loop than the connection's is served too, as aiosqlite allows.
+        """
+        if not self.running or self.connection is None:
+            raise ValueError("Connection closed")
+        engine = self.engine
+        assert engine is not None
+        self.active += 1
+        try:
+            return await engine.submit(invoke, fn, *args)
+        except WrongEventLoopError:
+            if running_loop() is None:
+                raise
+            return await self.from_other_loop(fn, args)
+        except ConnectionClosedError as exc:
+            # Queued behind close(): sqlite3 would find the database closed.
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
+        finally:
+            self.active -= 1
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
+        engine = self.engine
+        if engine is not None:
+            engine.post(invoke, fn, *args)
+
     # aiosqlite's queue protocol -------------------------------------------------
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+    def put_nowait(self, item: tuple[Future[Any] | None, Callable[[], Any]]) -> None:
         """Run ``function()`` in the worker and settle ``future`` (if any) with its outcome."""
         future, function = item
         engine = self.engine
         if engine is None or engine.closed:
             if future is not None:
-                deliver(future, None, ValueError("Connection closed"))
+                settle_threadsafe(future, None, ValueError("Connection closed"))
             return
         with self._lock:
             self._posted += 1
         engine.post(self._run_posted, future, function)
 
     def _run_posted(
-        self, conn: Connection, future: asyncio.Future[Any] | None, function: Callable[[], Any]
+        self, conn: Connection, future: Future[Any] | None, function: Callable[[], Any]
     ) -> None:
         try:
             value = invoke(conn, function)
         except BaseException as exc:
             if future is not None:
-                deliver(future, None, exc)
+                settle_threadsafe(future, None, exc)
         else:
             if future is not None:
-                deliver(future, value, None)
+                settle_threadsafe(future, value, None)
         finally:
             with self._lock:
                 self._posted -= 1
@@ -122,7 +163,7 @@ class Worker:
         Such calls are not cancellable in the worker: the engine's
         cancellation belongs to the loop that opened the connection.
         """
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: Future[Any] = new_future()
         self.put_nowait((future, lambda: function(*args)))
         return await future
 
@@ -137,11 +178,14 @@ class Worker:
                 self._exited = True
                 waiters, self._exit_waiters = self._exit_waiters, []
             for future in waiters:
-                deliver(future, None, None)
+                settle_threadsafe(future, None, None)
 
-    def exit_future(self, loop: asyncio.AbstractEventLoop, opened: bool) -> asyncio.Future[None]:
-        """A future of ``loop`` done once the worker has closed the database."""
-        future: asyncio.Future[None] = loop.create_future()
+    def exit_future(self, opened: bool, loop: EventLoop | None = None) -> Future[None]:
+        """A future done once the worker has closed the database (at once if none was ``opened``).
+
+        It belongs to ``loop``, by default the running one.
+        """
+        future: Future[None] = new_future(loop)
         with self._lock:
             if opened and not self._exited:
                 self._exit_waiters.append(future)

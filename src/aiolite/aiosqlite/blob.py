@@ -6,13 +6,9 @@ to the connection's worker thread, so each call is a request to the worker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .._apsw.part import AsyncClosing
 from . import _dbapi
-
-if TYPE_CHECKING:
-    from .core import Connection
+from ._worker import Worker
 
 
 class Blob(AsyncClosing):
@@ -32,32 +28,32 @@ class Blob(AsyncClosing):
     b'hello'
     """
 
-    def __init__(self, conn: Connection, blob: _dbapi.Blob) -> None:
-        self._conn = conn
+    def __init__(self, worker: Worker, blob: _dbapi.Blob) -> None:
+        self._worker = worker  # the connection's core: its requests run there
         self._blob = blob
 
     async def read(self, length: int = -1) -> bytes:
         """Read ``length`` bytes (the rest by default) from the current offset."""
-        return await self._conn._execute(self._blob.read, length)  # type: ignore[no-any-return]
+        return await self._worker.run(self._blob.read, length)  # type: ignore[no-any-return]
 
     async def write(self, data: bytes) -> None:
         """Write ``data`` at the current offset (a blob never changes size)."""
-        await self._conn._execute(self._blob.write, data)
+        await self._worker.run(self._blob.write, data)
 
     async def seek(self, offset: int, origin: int = 0) -> None:
         """Move to ``offset`` from ``origin`` (``os.SEEK_SET``, ``SEEK_CUR`` or ``SEEK_END``)."""
-        await self._conn._execute(self._blob.seek, offset, origin)
+        await self._worker.run(self._blob.seek, offset, origin)
 
     async def tell(self) -> int:
         """The current offset."""
-        return await self._conn._execute(self._blob.tell)  # type: ignore[no-any-return]
+        return await self._worker.run(self._blob.tell)  # type: ignore[no-any-return]
 
     async def length(self) -> int:
         """The blob's size in bytes (``len()`` of a ``sqlite3.Blob``)."""
-        return await self._conn._execute(self._blob.__len__)  # type: ignore[no-any-return]
+        return await self._worker.run(self._blob.__len__)  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         """Close the blob."""
-        await self._conn._execute(self._blob.close)
+        await self._worker.run(self._blob.close)
 
     aclose = close  # what ``async with`` awaits (AsyncClosing)

@@ -14,6 +14,8 @@ from functools import wraps
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
+from .cursor import Cursor
+
 _T = TypeVar("_T")
 _S = TypeVar("_S")
 _P = ParamSpec("_P")
@@ -50,8 +52,6 @@ class Result(Coroutine[Any, Any, _T], Generic[_T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from .cursor import Cursor
-
         if isinstance(self._obj, Cursor):
             await self._obj.close()
 

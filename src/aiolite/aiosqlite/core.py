@@ -11,16 +11,20 @@ cancelling the awaiting task really stops the query inside SQLite and leaves
 the connection usable; trio and anyio work; the worker is a daemon thread
 that is closed at exit, so a forgotten connection never hangs the process;
 and results are delivered without touching a closed event loop.
+
+Inside the module: a connection's state and its link to the engine are its
+:class:`~._worker.Worker` (aiosqlite's ``_tx``), which is also the small
+internal interface its cursors and blobs are given; its requests run the
+bodies in :mod:`._requests` (the cursor's are in :mod:`._fetching`); and the
+few asyncio operations aiosqlite's API needs come from
+:mod:`aiolite._frameworks.asyncio_bridge`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -28,26 +32,23 @@ from warnings import warn
 
 from .._apsw.features.callbacks import bridge
 from .._engine.engine import Engine
-from .._errors import ConnectionClosedError, WrongEventLoopError
+from .._errors import WrongEventLoopError
 from .._frameworks import current_adapter
-from . import _dbapi, _fetching
-from ._worker import Worker, invoke
+from .._frameworks.asyncio_bridge import EventLoop, Future, running_loop
+from . import _dbapi, _fetching, _requests
+from ._fetching import Batch, RowFactory
+from ._requests import LOG as LOG  # aiosqlite.core.LOG, as in aiosqlite
+from ._worker import Worker
 from .blob import Blob
 from .context import contextmanager
 from .cursor import Cursor
 
 __all__ = ["Connection", "Cursor", "connect"]
 
-LOG = logging.getLogger("aiosqlite")
-
 IsolationLevel = Literal["DEFERRED", "IMMEDIATE", "EXCLUSIVE"] | None
 AuthorizerCallback = Callable[[int, str | None, str | None, str | None, str | None], int]
 
 _DUMP_CHUNK = 512
-
-
-def _noop() -> None:
-    """The last request before closing: everything queued before it has run."""
 
 
 class Connection:
@@ -72,7 +73,7 @@ class Connection:
         self,
         connector: Callable[[], _dbapi.Connection],
         iter_chunk_size: int,
-        loop: asyncio.AbstractEventLoop | None = None,
+        loop: EventLoop | None = None,
     ) -> None:
         if loop is not None:
             warn(
@@ -80,12 +81,9 @@ class Connection:
                 DeprecationWarning,
                 stacklevel=2,
             )
-        self._running = True
-        self._connection: _dbapi.Connection | None = None
         self._connector = connector
-        self._iter_chunk_size = iter_chunk_size
-        self._tx = Worker()
-        self._autocommit: Any = _NO_AUTOCOMMIT
+        self._tx = Worker(iter_chunk_size)
+        self._autocommit: Any = _requests.NO_AUTOCOMMIT
 
     @property
     def _thread(self) -> Any:
@@ -94,9 +92,36 @@ class Connection:
 
     @property
     def _conn(self) -> _dbapi.Connection:
-        if self._connection is None:
+        connection = self._tx.connection
+        if connection is None:
             raise ValueError("no active connection")
-        return self._connection
+        return connection
+
+    # aiosqlite's private attributes, which libraries read: the state is the worker's.
+
+    @property
+    def _running(self) -> bool:
+        return self._tx.running
+
+    @_running.setter
+    def _running(self, value: bool) -> None:
+        self._tx.running = value
+
+    @property
+    def _connection(self) -> _dbapi.Connection | None:
+        return self._tx.connection
+
+    @_connection.setter
+    def _connection(self, value: _dbapi.Connection | None) -> None:
+        self._tx.connection = value
+
+    @property
+    def _iter_chunk_size(self) -> int:
+        return self._tx.iter_chunk_size
+
+    @_iter_chunk_size.setter
+    def _iter_chunk_size(self, value: int) -> None:
+        self._tx.iter_chunk_size = value
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -125,7 +150,7 @@ class Connection:
         worker.engine = engine
         try:
             connection, self._autocommit = await engine.open(
-                self._connector, _opened, worker.close_connection
+                self._connector, _requests.opened, worker.close_connection
             )
             self._connection = connection
         except BaseException:
@@ -146,7 +171,7 @@ class Connection:
         assert engine is not None
         try:
             if not engine.closed and not self._tx.empty():
-                await self._execute(_noop)  # let the requests already queued finish
+                await self._tx.run(_requests.noop)  # let the requests already queued finish
         finally:
             # Until the worker is gone, calls still reach it and find the database
             # closed (sqlite3.ProgrammingError), as with aiosqlite.
@@ -155,12 +180,12 @@ class Connection:
                     await engine.close()
             except WrongEventLoopError:  # closed from another loop than its own
                 engine.stop(timeout=None)
-                await self._tx.exit_future(asyncio.get_running_loop(), opened=True)
+                await self._tx.exit_future(opened=True)  # of the running loop
             finally:
                 self._connection = None
                 self._running = False
 
-    def stop(self) -> asyncio.Future[None] | None:
+    def stop(self) -> Future[None] | None:
         """Close the database and stop the worker from synchronous code; prefer ``close()``.
 
         Inside a running asyncio loop it returns a future done once the
@@ -169,15 +194,14 @@ class Connection:
         self._running = False
         opened, self._connection = self._connection is not None, None
         engine = self._tx.engine
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = running_loop()
+        if loop is None:
             if engine is not None:
                 engine.stop()
             return None
         if engine is not None:
             engine.stop(timeout=None)
-        return self._tx.exit_future(loop, opened)
+        return self._tx.exit_future(opened, loop)
 
     def __del__(self) -> None:
         if getattr(self, "_connection", None) is None:
@@ -200,76 +224,67 @@ class Connection:
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in the worker thread and return its result.
 
-        (aiosqlite's private entry point, which some libraries call directly.)
+        (aiosqlite's private entry point, which some libraries call directly;
+        the connection's own methods call ``self._tx.run``.)
         """
-        if not self._running or self._connection is None:
-            raise ValueError("Connection closed")
         if kwargs:
             fn = partial(fn, **kwargs)
-        worker = self._tx
-        engine = worker.engine
-        assert engine is not None
-        worker.active += 1
-        try:
-            return await engine.submit(invoke, fn, *args)
-        except WrongEventLoopError:
-            if _running_asyncio_loop() is None:
-                raise
-            return await worker.from_other_loop(fn, args)
-        except ConnectionClosedError as exc:
-            # Queued behind close(): sqlite3 would find the database closed.
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
-        finally:
-            worker.active -= 1
+        return await self._tx.run(fn, *args)
 
-    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
-        engine = self._tx.engine
-        if engine is not None:
-            engine.post(invoke, fn, *args)
+    def _new_cursor(
+        self, cursor: _dbapi.Cursor, factory: RowFactory = None, first: Batch | None = None
+    ) -> Cursor:
+        """An async cursor over ``cursor``, given the interface it uses to reach this connection."""
+        return Cursor(self, cursor, factory, first, worker=self._tx)
 
     @contextmanager
     async def cursor(self) -> Cursor:
         """A new :class:`Cursor`."""
-        return Cursor(self, await self._execute(self._conn.cursor))
+        return self._new_cursor(await self._tx.run(self._conn.cursor))
 
     async def commit(self) -> None:
         """Commit the current transaction."""
-        await self._execute(self._conn.commit)
+        await self._tx.run(self._conn.commit)
 
     async def rollback(self) -> None:
         """Roll back the current transaction."""
-        await self._execute(self._conn.rollback)
+        await self._tx.run(self._conn.rollback)
 
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
         """Execute ``sql`` on a new cursor and return it."""
-        cursor, factory, first = await self._execute(
+        cursor, factory, first = await self._tx.run(
             _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
         )
-        return Cursor(self, cursor, factory, first)
+        return self._new_cursor(cursor, factory, first)
 
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
         """Execute an insert and return the row ``(last_insert_rowid(),)``."""
-        return await self._execute(_execute_insert, self._conn, sql, _params(parameters))
+        return await self._tx.run(_requests.execute_insert, self._conn, sql, _params(parameters))
 
     @contextmanager
     async def execute_fetchall(
         self, sql: str, parameters: Iterable[Any] | None = None
     ) -> list[Any]:
         """Execute ``sql`` and return all its rows, in one round trip."""
-        return await self._execute(_execute_fetchall, self._conn, sql, _params(parameters))  # type: ignore[no-any-return]
+        conn = self._conn
+        rows: list[Any] = await self._tx.run(
+            _requests.execute_fetchall, conn, sql, _params(parameters)
+        )
+        return rows
 
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
         """Execute ``sql`` once per parameter set on a new cursor."""
-        return Cursor(self, await self._execute(self._conn.executemany, sql, parameters))
+        cursor = await self._tx.run(self._conn.executemany, sql, parameters)
+        return self._new_cursor(cursor)
 
     @contextmanager
     async def executescript(self, sql_script: str) -> Cursor:
         """Execute a script of several statements on a new cursor."""
-        return Cursor(self, await self._execute(self._conn.executescript, sql_script))
+        cursor = await self._tx.run(self._conn.executescript, sql_script)
+        return self._new_cursor(cursor)
 
     async def interrupt(self) -> None:
         """``sqlite3.Connection.interrupt()``: stop every running statement now.
@@ -294,23 +309,24 @@ class Connection:
         self, name: str, num_params: int, func: Callable[..., Any], deterministic: bool = False
     ) -> None:
         """Make ``func`` callable from SQL as ``name`` (it may be ``async def``)."""
-        await self._execute(
-            _create_function, self._conn, name, num_params, self._bridge(func), deterministic
+        bridged = self._bridge(func)
+        await self._tx.run(
+            _requests.create_function, self._conn, name, num_params, bridged, deterministic
         )
 
     async def create_aggregate(self, name: str, n_arg: int, aggregate_class: Any) -> None:
         """``sqlite3.Connection.create_aggregate`` (an aiolite addition)."""
-        await self._execute(self._conn.create_aggregate, name, n_arg, aggregate_class)
+        await self._tx.run(self._conn.create_aggregate, name, n_arg, aggregate_class)
 
     async def create_window_function(
         self, name: str, num_params: int, aggregate_class: Any
     ) -> None:
         """``sqlite3.Connection.create_window_function`` (an aiolite addition)."""
-        await self._execute(self._conn.create_window_function, name, num_params, aggregate_class)
+        await self._tx.run(self._conn.create_window_function, name, num_params, aggregate_class)
 
     async def create_collation(self, name: str, callable: Callable[[str, str], int] | None) -> None:
         """``sqlite3.Connection.create_collation`` (an aiolite addition)."""
-        await self._execute(self._conn.create_collation, name, callable)
+        await self._tx.run(self._conn.create_collation, name, callable)
 
     async def set_progress_handler(self, handler: Callable[[], int | None] | None, n: int) -> None:
         """Call ``handler`` about every ``n`` SQLite steps; a true result aborts the statement.
@@ -320,18 +336,18 @@ class Connection:
         engine = self._tx.engine
         assert engine is not None
         function = self._bridge(handler) if n >= 1 else None
-        await self._execute(engine.set_user_progress_handler, function, max(n, 1))
+        await self._tx.run(engine.set_user_progress_handler, function, max(n, 1))
 
     async def set_trace_callback(self, handler: Callable[[str], object] | None) -> None:
         """Call ``handler`` with the text of each statement SQLite runs."""
-        await self._execute(self._conn.set_trace_callback, self._bridge(handler))
+        await self._tx.run(self._conn.set_trace_callback, self._bridge(handler))
 
     async def set_authorizer(self, authorizer_callback: AuthorizerCallback | None) -> None:
         """Let ``authorizer_callback`` allow (``SQLITE_OK``), deny or ignore each access."""
-        await self._execute(self._conn.set_authorizer, self._bridge(authorizer_callback))
+        await self._tx.run(self._conn.set_authorizer, self._bridge(authorizer_callback))
 
     async def enable_load_extension(self, value: bool) -> None:
-        await self._execute(self._conn.enable_load_extension, value)
+        await self._tx.run(self._conn.enable_load_extension, value)
 
     async def load_extension(self, path: str, **kwargs: Any) -> None:
         await self._execute(self._conn.load_extension, path, **kwargs)
@@ -345,7 +361,7 @@ class Connection:
         """
         lines = self._conn.iterdump(**kwargs)  # a generator; its body runs in the worker
         while True:
-            chunk: list[str] = await self._execute(_take, lines, _DUMP_CHUNK)
+            chunk: list[str] = await self._tx.run(_requests.take, lines, _DUMP_CHUNK)
             for line in chunk:
                 yield line
             if len(chunk) < _DUMP_CHUNK:
@@ -363,14 +379,16 @@ class Connection:
         """Copy this database into ``target`` (an aiosqlite-style or a ``sqlite3`` connection)."""
         if isinstance(target, Connection):
             target = target._conn
-        await self._execute(_backup, self._conn, target, pages, self._bridge(progress), name, sleep)
+        bridged = self._bridge(progress)
+        await self._tx.run(_requests.backup, self._conn, target, pages, bridged, name, sleep)
 
     async def blobopen(
         self, table: str, column: str, row: int, /, *, readonly: bool = False, name: str = "main"
     ) -> Blob:
         """Open the blob in ``table.column`` at rowid ``row`` (an aiolite addition)."""
-        blob = await self._execute(_blobopen, self._conn, table, column, row, readonly, name)
-        return Blob(self, blob)
+        conn = self._conn
+        blob = await self._tx.run(_requests.blobopen, conn, table, column, row, readonly, name)
+        return Blob(self._tx, blob)
 
     # --------------------------------------------------------------- attributes
 
@@ -402,27 +420,27 @@ class Connection:
                 )
         worker = self._tx
         pending = worker.isolation_pending = (value,)
-        self._post(_set_attribute, conn, "isolation_level", value, worker, pending)
+        self._tx.post(_requests.set_attribute, conn, "isolation_level", value, worker, pending)
 
     @property
     def autocommit(self) -> Any:
         """sqlite3's ``autocommit`` (Python 3.12+); set in the worker, like ``isolation_level``."""
         self._conn  # noqa: B018 (raises once closed)
-        if self._autocommit is _NO_AUTOCOMMIT:
+        if self._autocommit is _requests.NO_AUTOCOMMIT:
             raise AttributeError("'sqlite3.Connection' object has no attribute 'autocommit'")
         return self._autocommit
 
     @autocommit.setter
     def autocommit(self, value: Any) -> None:
         conn = self._conn
-        if self._autocommit is _NO_AUTOCOMMIT:
+        if self._autocommit is _requests.NO_AUTOCOMMIT:
             raise AttributeError("'sqlite3.Connection' object has no attribute 'autocommit'")
         if value not in (True, False, sqlite3.LEGACY_TRANSACTION_CONTROL):  # type: ignore[attr-defined]
             raise ValueError(
                 "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
             )
         self._autocommit = value
-        self._post(_set_attribute, conn, "autocommit", value, None, None)
+        self._tx.post(_requests.set_attribute, conn, "autocommit", value, None, None)
 
     @property
     def row_factory(self) -> Any:
@@ -450,99 +468,20 @@ class Connection:
         return f"<aiolite.aiosqlite.Connection {state} at {id(self):#x}>"
 
 
-# Request bodies: they run in the worker thread.
-
-
-_NO_AUTOCOMMIT = object()
-"""sqlite3 before Python 3.12 has no ``autocommit`` attribute."""
-
-
-def _opened(conn: Any) -> tuple[_dbapi.Connection, Any]:
-    """The connection, and its ``autocommit`` (sqlite3 has it from Python 3.12)."""
-    if not isinstance(conn, _dbapi.Connection):
-        close = getattr(conn, "close", None)
-        if close is not None:
-            close()
-        raise TypeError(
-            "an aiolite.aiosqlite connector must return an aiolite.aiosqlite dbapi connection "
-            f"(got {type(conn).__name__}): aiolite runs every connection on APSW's SQLite, "
-            "because two SQLite libraries in one process corrupt a file they share"
-        )
-    return conn, getattr(conn, "autocommit", _NO_AUTOCOMMIT)
-
-
-def _set_attribute(
-    conn: _dbapi.Connection, name: str, value: Any, worker: Worker | None, pending: Any
-) -> None:
-    """Set ``conn.<name>`` in the worker; then clear ``worker.isolation_pending`` if ours."""
-    try:
-        setattr(conn, name, value)
-    except Exception:
-        LOG.warning("setting %s to %r failed", name, value, exc_info=True)
-    finally:
-        if worker is not None and worker.isolation_pending is pending:
-            worker.isolation_pending = None
+def worker_of(connection: Connection) -> Worker:
+    """The internal interface of ``connection`` its cursors and blobs use (see ``_worker``)."""
+    return connection._tx
 
 
 def _params(parameters: Iterable[Any] | None) -> Any:
     return () if parameters is None else parameters
 
 
-def _execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
-    cursor = conn.execute(sql, parameters)
-    if cursor.row_factory is None:  # the row aiosqlite's SELECT would give, without running it
-        return (cursor.lastrowid,)
-    cursor.execute("SELECT last_insert_rowid()")
-    return cursor.fetchone()
-
-
-def _execute_fetchall(conn: _dbapi.Connection, sql: str, parameters: Any) -> list[Any]:
-    return conn.execute(sql, parameters).fetchall()
-
-
-def _create_function(
-    conn: _dbapi.Connection,
-    name: str,
-    num_params: int,
-    func: Any,
-    deterministic: bool,
-) -> None:
-    conn.create_function(name, num_params, func, deterministic=deterministic)
-
-
-def _backup(
-    conn: _dbapi.Connection,
-    target: _dbapi.Connection | sqlite3.Connection,
-    pages: int,
-    progress: Any,
-    name: str,
-    sleep: float,
-) -> None:
-    conn.backup(target, pages=pages, progress=progress, name=name, sleep=sleep)
-
-
-def _blobopen(
-    conn: _dbapi.Connection, table: str, column: str, row: int, readonly: bool, name: str
-) -> Any:
-    return conn.blobopen(table, column, row, readonly=readonly, name=name)
-
-
-def _take(lines: Iterable[str], count: int) -> list[str]:
-    return list(islice(lines, count))
-
-
-def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def connect(
     database: str | bytes | Path | Any,
     *,
     iter_chunk_size: int = 64,
-    loop: asyncio.AbstractEventLoop | None = None,
+    loop: EventLoop | None = None,
     **kwargs: Any,
 ) -> Connection:
     """Open ``database`` in a worker thread, as ``sqlite3.connect(database, **kwargs)`` would.

@@ -19,6 +19,7 @@ from .._apsw.part import AsyncClosing
 from . import _dbapi, _fetching
 from ._dbapi.rows import resolve_factory
 from ._fetching import Batch, RowFactory
+from ._worker import Worker
 
 if TYPE_CHECKING:
     from .core import Connection
@@ -44,9 +45,20 @@ class Cursor(AsyncClosing):
         cursor: _dbapi.Cursor,
         row_factory: RowFactory = None,
         first: Batch | None = None,
+        *,
+        worker: Worker | None = None,
     ) -> None:
-        self.iter_chunk_size = conn._iter_chunk_size
-        self._conn = conn
+        """Made by ``conn``, which passes the interface its cursors use as ``worker``.
+
+        ``Cursor(conn, cursor)`` alone, aiosqlite's signature, works too.
+        """
+        if worker is None:
+            from .core import worker_of  # only here: core.py imports this module
+
+            worker = worker_of(conn)
+        self.iter_chunk_size = worker.iter_chunk_size
+        self._worker = worker
+        self._conn = conn  # aiosqlite's name for the cursor's connection
         self._cursor = cursor
         self._row_factory_set: RowFactory = cursor.row_factory if first is None else row_factory
         self._row_factory: RowFactory = resolve_factory(self._row_factory_set)
@@ -63,8 +75,8 @@ class Cursor(AsyncClosing):
         self._rows.extend(rows)
 
     def _check(self) -> None:
-        conn = self._conn
-        if not conn._running or conn._connection is None:
+        worker = self._worker  # Worker.check_open, inlined: this runs for every fetchone
+        if not worker.running or worker.connection is None:
             raise ValueError("Connection closed")
         if self._closed:
             raise sqlite3.ProgrammingError("Cannot operate on a closed cursor.")
@@ -81,7 +93,7 @@ class Cursor(AsyncClosing):
         if size is not None:
             size = max(size, self._batch)
             self._batch = min(self._batch * 2, _fetching.MAX_BATCH)
-        self._take(await self._conn._execute(_fetching.fetch, self._cursor, size))
+        self._take(await self._worker.run(_fetching.fetch, self._cursor, size))
 
     def _raise_held(self) -> None:
         error, self._error = self._error, None
@@ -95,7 +107,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._batch = _fetching.FIRST_BATCH
-        batch = await self._conn._execute(
+        batch = await self._worker.run(
             _fetching.execute,
             self._cursor,
             sql,
@@ -110,7 +122,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._done, self._error = True, None
-        await self._conn._execute(self._cursor.executemany, sql, parameters)
+        await self._worker.run(self._cursor.executemany, sql, parameters)
         return self
 
     async def executescript(self, sql_script: str) -> Cursor:
@@ -118,7 +130,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._done, self._error = True, None
-        await self._conn._execute(self._cursor.executescript, sql_script)
+        await self._worker.run(self._cursor.executescript, sql_script)
         return self
 
     # ----------------------------------------------------------------- fetching
@@ -199,14 +211,12 @@ class Cursor(AsyncClosing):
 
     async def close(self) -> None:
         """Close the cursor (queued in the worker; no need to wait for it)."""
-        conn = self._conn
-        if not conn._running or conn._connection is None:
-            raise ValueError("Connection closed")
+        self._worker.check_open()
         if self._closed:
             return
         self._closed = True
         self._rows.clear()
-        conn._post(self._cursor.close)
+        self._worker.post(self._cursor.close)
 
     # --------------------------------------------------------------- attributes
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import frameworks as _frameworks
+from .. import runners
 from . import report as _report
 from .suite import FULL, QUICK, Result, Task, plan
 
@@ -24,7 +24,7 @@ def run_bench(
     *, quick: bool = False, frameworks: Sequence[str] | None = None, chart: Path | None = None
 ) -> list[Result]:
     """Run the suite, print the Markdown table, and write the chart if asked."""
-    chosen = tuple(fw for fw in (frameworks or _frameworks.FRAMEWORKS) if _frameworks.available(fw))
+    chosen = tuple(fw for fw in (frameworks or runners.FRAMEWORKS) if runners.installed(fw))
     sizes = QUICK if quick else FULL
     tasks = list(plan(sizes, chosen))
     results: list[Result] = []

@@ -6,6 +6,7 @@ import importlib
 from collections import defaultdict
 from pathlib import Path
 
+from ..markdown import table
 from .suite import Result
 
 PEERS = ("apsw.aio", "aiosqlite")
@@ -24,11 +25,9 @@ def markdown(results: list[Result]) -> str:
             floors[result.workload] = result
         else:
             by_row[(result.workload, result.framework)][result.library] = result
-    lines = [
-        "| workload | framework | sync APSW | aiolite | apsw.aio | aiosqlite "
-        "| aiolite x floor | faster than apsw.aio | faster than aiosqlite |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["workload", "framework", "sync APSW", "aiolite", *PEERS, "aiolite x floor"]
+    header += [f"faster than {peer}" for peer in PEERS]
+    rows: list[list[str]] = []
     for (workload, framework), row in by_row.items():
         floor = floors.get(_family(workload))
         mine = row.get("aiolite")
@@ -36,8 +35,8 @@ def markdown(results: list[Result]) -> str:
         cells += [_shown(row.get(name)) for name in ("aiolite", *PEERS)]
         cells.append(_ratio(mine, floor))
         cells += [_ratio(row.get(peer), mine) for peer in PEERS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return table(header, rows, left=2)
 
 
 def _family(workload: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from statistics import median
 
-from . import frameworks as _frameworks
+from .. import runners
 from . import workloads as _workloads
 from .workloads import LIBRARIES, Library
 
@@ -90,9 +90,7 @@ def plan(sizes: Sizes, frameworks: tuple[str, ...]) -> Iterator[Task]:
 
 
 def _timed(workload: str, framework: str, lib: Library, make: Measured) -> Task:
-    return Task(
-        Result(workload, framework, lib.name, "s"), partial(_frameworks.run, framework, make)
-    )
+    return Task(Result(workload, framework, lib.name, "s"), partial(runners.run, framework, make))
 
 
 def _rate(workload: str, framework: str, lib: Library, count: int, make: Measured) -> Task:
@@ -102,11 +100,11 @@ def _rate(workload: str, framework: str, lib: Library, count: int, make: Measure
 
 
 def _per_second(framework: str, count: int, make: Measured) -> float:
-    return count / _frameworks.run(framework, make)
+    return count / runners.run(framework, make)
 
 
 def _milliseconds(framework: str, make: Measured) -> float:
-    return 1000 * _frameworks.run(framework, make)
+    return 1000 * runners.run(framework, make)
 
 
 def _sync_rate(count: int) -> float:

@@ -21,7 +21,7 @@ import apsw
 
 import aiolite
 
-from . import frameworks as _frameworks
+from .. import runners
 
 SETUP = (
     "CREATE TABLE foo(one, two, three, four, five);"
@@ -168,7 +168,7 @@ async def _apsw_style_gather(open_db: Opener, framework: str, count: int) -> flo
 
         jobs = [job(i) for i in range(count)]
         start = perf_counter()
-        await _frameworks.gather(framework, jobs)
+        await runners.gather(framework, jobs)
         return perf_counter() - start
 
 
@@ -224,7 +224,7 @@ async def aiosqlite_gather(framework: str, count: int) -> float:
 
         jobs = [job(i) for i in range(count)]
         start = perf_counter()
-        await _frameworks.gather(framework, jobs)
+        await runners.gather(framework, jobs)
         return perf_counter() - start
 
 
@@ -235,7 +235,7 @@ async def aiosqlite_long_query(steps: int) -> Any:
         return await cursor.fetchone()
 
 
-ALL_FRAMEWORKS = _frameworks.FRAMEWORKS
+ALL_FRAMEWORKS = runners.FRAMEWORKS
 LIBRARIES = (
     Library(
         "aiolite",
@@ -279,8 +279,8 @@ async def worst_lag(framework: str, library: Library, steps: int) -> float:
         worst = 0.0
         while not finished:
             before = perf_counter()
-            await _frameworks.sleep(framework, 0.001)
+            await runners.sleep(framework, 0.001)
             worst = max(worst, perf_counter() - before - 0.001)
         return worst
 
-    return await _frameworks.in_background(framework, query, ticker)
+    return await runners.in_background(framework, query, ticker)

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from ... import aiosqlite
-from .printing import ENDLESS_QUERY, heading, step
+from ..endless import ENDLESS_QUERY
+from .printing import heading, step
 
 ENDLESS_INSERT = (
     "INSERT INTO items(name) SELECT x FROM "
@@ -88,3 +89,6 @@ async def sqlalchemy_dialect(folder: Path) -> None:
             step("the entry-point dialect, driver " + repr(engine.dialect.driver), list(names))
     finally:
         await engine.dispose()
+
+
+SECTIONS = (aiosqlite_dropin, sqlalchemy_dialect)

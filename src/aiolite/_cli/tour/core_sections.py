@@ -1,4 +1,4 @@
-"""Tour sections for the connection: basics, transactions, callbacks, cancellation, frameworks."""
+"""Tour sections for one connection: basics, transactions, callbacks, cancellation, errors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import apsw.shell
 
 import aiolite
 
-from .printing import ENDLESS_QUERY, heading, step
+from ..endless import ENDLESS_QUERY
+from .printing import heading, step
 
 
 async def basics(folder: Path) -> None:
@@ -250,39 +251,13 @@ async def errors(folder: Path) -> None:
     )
 
 
-async def on_trio() -> None:
-    import trio
-
-    async with aiolite.connect(":memory:") as db:
-        step("under trio the framework is", db.framework)
-        started = trio.current_time()
-        try:
-            with trio.fail_after(0.2):
-                await db.execute(ENDLESS_QUERY)
-        except trio.TooSlowError:
-            step(
-                "trio.fail_after(0.2) -> trio.TooSlowError "
-                f"after {trio.current_time() - started:.3f} s"
-            )
-        try:
-            with aiolite.contextvar_set(aiolite.deadline, aiolite.current_time() + 0.1):
-                await db.execute(ENDLESS_QUERY)
-        except trio.TooSlowError as exc:
-            step(
-                "aiolite.deadline under trio raises an error that is both",
-                (isinstance(exc, trio.TooSlowError), isinstance(exc, TimeoutError)),
-            )
-
-
-async def on_anyio() -> None:
-    import anyio
-
-    async with aiolite.connect(":memory:") as db:
-        try:
-            with anyio.fail_after(0.2):
-                await db.execute(ENDLESS_QUERY)
-        except TimeoutError:
-            step(
-                f"anyio.fail_after(0.2) on {db.framework}: TimeoutError; next query",
-                await (await db.execute("SELECT 'ok'")).get,
-            )
+SECTIONS = (
+    basics,
+    transactions,
+    isolation,
+    worker_thread,
+    callbacks,
+    cancellation,
+    deadlines,
+    errors,
+)

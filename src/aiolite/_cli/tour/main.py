@@ -1,57 +1,41 @@
 """``python -m aiolite tour``: every feature, run for real, each step printed.
 
 The tour creates its database in a temporary folder, so it can be run
-anywhere and leaves nothing behind. Each section is a small async function;
-the asyncio ones also run under uvloop when it is installed, and the
-framework section repeats the basics under trio and anyio.
+anywhere and leaves nothing behind. Each section is a small async function
+in one of the ``*_sections`` modules, which share :mod:`.printing` (and
+:mod:`aiolite._cli.endless`) and never import each other. They all run on
+asyncio; the cancellation section runs again on uvloop, and
+:mod:`.framework_sections` repeats the essentials under trio and anyio (each
+run through :mod:`aiolite._cli.runners`, and skipped when that framework is
+not installed).
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import tempfile
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import apsw
 
 import aiolite
 
-from . import pool_sections
-from .aiosqlite_sections import aiosqlite_dropin, sqlalchemy_dialect
-from .core_sections import (
-    basics,
-    callbacks,
-    cancellation,
-    deadlines,
-    errors,
-    isolation,
-    on_anyio,
-    on_trio,
-    transactions,
-    worker_thread,
-)
-from .extension_sections import SECTIONS as EXTENSION_SECTIONS
+from .. import runners
+from . import aiosqlite_sections, core_sections, extension_sections, pool_sections
+from .core_sections import cancellation
+from .framework_sections import on_anyio, on_trio
 from .printing import heading, step
 
 Section = Callable[[Path], Awaitable[None]]
 
 ASYNCIO_SECTIONS: tuple[Section, ...] = (
-    basics,
-    transactions,
-    isolation,
-    worker_thread,
-    callbacks,
-    cancellation,
-    deadlines,
-    errors,
-    *EXTENSION_SECTIONS,
-    pool_sections.pool,
-    pool_sections.kv,
-    aiosqlite_dropin,
-    sqlalchemy_dialect,
+    *core_sections.SECTIONS,
+    *extension_sections.SECTIONS,
+    *pool_sections.SECTIONS,
+    *aiosqlite_sections.SECTIONS,
 )
+"""Every section that takes the tour's folder, in the order they print (on asyncio)."""
 
 
 def run_tour(framework: str = "all") -> int:
@@ -65,31 +49,24 @@ def run_tour(framework: str = "all") -> int:
     with tempfile.TemporaryDirectory(prefix="aiolite-tour-") as name:
         folder = Path(name)
         if framework in ("all", "asyncio"):
-            asyncio.run(_run_sections(folder))
-            if importlib.util.find_spec("uvloop") is not None:
-                import uvloop
-
+            runners.run("asyncio", partial(_run_sections, folder))
+            if runners.installed("uvloop"):
                 heading("The same connection code on uvloop")
-                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                    runner.run(cancellation(folder))
+                runners.run("uvloop", partial(cancellation, folder))
         if framework in ("all", "trio"):
             heading("trio")
-            if importlib.util.find_spec("trio") is None:
+            if not runners.installed("trio"):
                 step("trio is not installed (pip install 'aiolite[trio]'); skipped")
             else:
-                import trio
-
-                trio.run(on_trio)
+                runners.run("trio", on_trio)
         if framework in ("all", "anyio"):
             heading("anyio, on both of its backends")
-            if importlib.util.find_spec("anyio") is None:
+            if not runners.installed("anyio-asyncio"):
                 step("anyio is not installed (pip install 'aiolite[anyio]'); skipped")
             else:
-                import anyio
-
-                anyio.run(on_anyio, backend="asyncio")
-                if importlib.util.find_spec("trio") is not None:
-                    anyio.run(on_anyio, backend="trio")
+                runners.run("anyio-asyncio", on_anyio)
+                if runners.installed("anyio-trio"):
+                    runners.run("anyio-trio", on_anyio)
     print("\nTour complete.")
     return 0
 

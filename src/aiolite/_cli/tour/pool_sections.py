@@ -1,4 +1,4 @@
-"""Tour sections for the pool and the KV store (see :mod:`aiolite._tour`)."""
+"""Tour sections for the pool and the KV store."""
 
 from __future__ import annotations
 
@@ -109,3 +109,6 @@ async def kv(folder: Path) -> None:
         except ValueError as exc:
             step(f"...and refuse names that are not names: {exc}")
         step("one task's sets committed on the loop thread (no thread hop)", kv.inline_writes)
+
+
+SECTIONS = (pool, kv)

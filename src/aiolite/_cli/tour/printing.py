@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ENDLESS_QUERY = (
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
-)
-
 
 def heading(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 66 - len(title)))

@@ -430,6 +430,9 @@ class Connection:
         """The database as SQL text, produced by the standard library's own dumper."""
         from sqlite3 import dump
 
+        # The one private name of another library aiolite uses: sqlite3.Connection.iterdump
+        # is this very call (in C), and the dumper only needs sqlite3's API, which this
+        # connection has; so the lines are exactly sqlite3's, on any Python version.
         return dump._iterdump(self, **kwargs)  # type: ignore[attr-defined,no-any-return]
 
     def backup(
