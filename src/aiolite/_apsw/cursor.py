@@ -93,7 +93,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
         # The hot loop of every scan: plain attribute reads only, no calls.
         # (``_closing`` is what Engine.closed reads; Engine.closing will name it.)
         rows = self._rows
-        if rows and not self._engine._closing:
+        if rows and not self._engine.closing:
             return rows.popleft()
         if await self._fill(self._next_batch):
             return self._rows.popleft()

@@ -108,7 +108,7 @@ class Pool:
     ) -> None:
         self._writer = writer
         self._writer_core = core_of(writer)
-        self._adapter: FrameworkAdapter = self._writer_core.engine.adapter
+        self._adapter: FrameworkAdapter = self._writer_core.adapter
         self._readers = Readers(readers)
         self._gate = TurnQueue(1)  # the writer: a writer block or a group-commit batch
         self._queue = WriteQueue(writer, self._gate, acquire_timeout)

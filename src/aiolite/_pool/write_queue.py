@@ -72,7 +72,7 @@ class WriteQueue:
 
     def __init__(self, writer: Connection[Any], gate: TurnQueue, timeout: float) -> None:
         self._writer = writer
-        self._adapter = core_of(writer).engine.adapter
+        self._adapter = core_of(writer).adapter
         self._gate = gate  # the writer: shared with writer blocks
         self.timeout = timeout
         """Seconds a write may stay queued (the pool's ``acquire_timeout``)."""

@@ -33,7 +33,7 @@ from warnings import warn
 from .._apsw.features.callbacks import bridge
 from .._engine.engine import Engine
 from .._errors import WrongEventLoopError
-from .._frameworks import current_adapter
+from .._frameworks import FrameworkAdapter, current_adapter
 from .._frameworks.asyncio_bridge import EventLoop, Future, running_loop
 from . import _dbapi, _fetching, _requests
 from ._fetching import Batch, RowFactory
@@ -84,6 +84,7 @@ class Connection:
         self._connector = connector
         self._tx = Worker(iter_chunk_size)
         self._autocommit: Any = _requests.NO_AUTOCOMMIT
+        self._adapter: FrameworkAdapter | None = None  # the running loop's, once awaited
 
     @property
     def _thread(self) -> Any:
@@ -146,7 +147,8 @@ class Connection:
         worker = self._tx
         if worker.engine is not None:
             raise RuntimeError("this connection was already awaited once")
-        engine = Engine(current_adapter(), check_progress_steps=None)
+        self._adapter = adapter = current_adapter()
+        engine = Engine(adapter, check_progress_steps=None)
         worker.engine = engine
         try:
             connection, self._autocommit = await engine.open(
@@ -176,7 +178,8 @@ class Connection:
             # Until the worker is gone, calls still reach it and find the database
             # closed (sqlite3.ProgrammingError), as with aiosqlite.
             try:
-                with engine.adapter.shield():
+                assert self._adapter is not None  # set with the engine
+                with self._adapter.shield():
                     await engine.close()
             except WrongEventLoopError:  # closed from another loop than its own
                 engine.stop(timeout=None)
