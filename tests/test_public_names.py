@@ -45,3 +45,30 @@ def test_public_errors_pickle_by_their_public_name() -> None:
     error = aiolite.TransactionControlError("no BEGIN here")
     assert b"aiolite._" not in pickle.dumps(error)
     assert str(pickle.loads(pickle.dumps(error))) == "no BEGIN here"
+
+
+OWN_ERRORS = [
+    name
+    for name in OWN_EXPORTS
+    if isinstance(getattr(aiolite, name), type) and issubclass(getattr(aiolite, name), Exception)
+]
+
+
+def test_aiolite_own_errors_share_one_base() -> None:
+    assert len(OWN_ERRORS) >= 7
+    outside = [n for n in OWN_ERRORS if not issubclass(getattr(aiolite, n), aiolite.AioliteError)]
+    assert outside == []
+
+
+def test_sqlite_errors_stay_apsw_classes() -> None:
+    assert aiolite.BusyError is __import__("apsw").BusyError
+    assert not issubclass(aiolite.BusyError, aiolite.AioliteError)
+    assert not issubclass(aiolite.ConnectionClosedError, aiolite.AioliteError)
+
+
+def test_base_keeps_the_standard_classes() -> None:
+    assert issubclass(aiolite.PoolTimeout, TimeoutError)
+    assert issubclass(aiolite.DeadlineExceeded, TimeoutError)
+    assert issubclass(aiolite.WrongEventLoopError, RuntimeError)
+    assert issubclass(aiolite.TransactionControlError, aiolite.SQLError)
+    assert issubclass(aiolite.TransactionRolledBackError, aiolite.Error)

@@ -71,6 +71,7 @@ from ._apsw.rows import Row, RowFactory
 from ._apsw.transaction import Transaction, TransactionMode
 from ._engine.deadline import contextvar_set, deadline
 from ._errors import (
+    AioliteError,
     CallbackDeadlockError,
     ConnectionClosedError,
     DeadlineExceeded,
@@ -91,6 +92,7 @@ __all__ = [
     "KV",
     "VFS",
     "AbortError",
+    "AioliteError",
     "AuthError",
     "Backup",
     "BackupProgress",

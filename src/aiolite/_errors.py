@@ -7,6 +7,11 @@ wrong event loop, a callback that would deadlock or has no loop to run it,
 and a deadline; and what aiolite refuses so that a transaction stays whole:
 transaction control where it cannot run, and requests in a transaction
 SQLite has rolled back.
+
+Each of them is an :class:`AioliteError` as well as the standard class it
+refines (``RuntimeError``, ``TimeoutError``, ``apsw.Error``), so code can
+catch "anything aiolite itself refused" in one clause while ``except
+TimeoutError`` and ``except apsw.Error`` keep working.
 """
 
 from __future__ import annotations
@@ -21,7 +26,24 @@ the sync and the async flavour of the mistake.
 """
 
 
-class WrongEventLoopError(RuntimeError):
+class AioliteError(Exception):
+    """The base of every exception aiolite itself defines.
+
+    SQLite's errors stay APSW's classes (``aiolite.Error`` is ``apsw.Error``)
+    and are not AioliteErrors: they come from the database, not from the
+    bridge. Catch this to handle everything aiolite refuses on its own:
+
+    >>> import aiolite
+    >>> issubclass(aiolite.PoolTimeout, aiolite.AioliteError)
+    True
+    >>> issubclass(aiolite.PoolTimeout, TimeoutError)
+    True
+    >>> issubclass(aiolite.BusyError, aiolite.AioliteError)
+    False
+    """
+
+
+class WrongEventLoopError(AioliteError, RuntimeError):
     """A connection was used outside the event loop that opened it.
 
     Each connection delivers its results to one event loop; awaiting it from
@@ -30,7 +52,7 @@ class WrongEventLoopError(RuntimeError):
     """
 
 
-class CallbackDeadlockError(RuntimeError):
+class CallbackDeadlockError(AioliteError, RuntimeError):
     """An async callback awaited the connection that is waiting for it.
 
     While SQLite runs an async callback (a function, hook or virtual table
@@ -42,7 +64,7 @@ class CallbackDeadlockError(RuntimeError):
     """
 
 
-class NoEventLoopError(RuntimeError):
+class NoEventLoopError(AioliteError, RuntimeError):
     """An async callback was called where no aiolite event loop can run it.
 
     Async callbacks run in the event loop of the aiolite connection whose
@@ -54,7 +76,7 @@ class NoEventLoopError(RuntimeError):
     __module__ = "aiolite"
 
 
-class DeadlineExceeded(TimeoutError):
+class DeadlineExceeded(AioliteError, TimeoutError):
     """``aiolite.deadline`` passed before the request finished.
 
     It is a :class:`TimeoutError`; under trio it is also a
@@ -63,7 +85,7 @@ class DeadlineExceeded(TimeoutError):
     """
 
 
-class TransactionControlError(apsw.SQLError):
+class TransactionControlError(AioliteError, apsw.SQLError):
     """Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT...) where it cannot run.
 
     A pool's single-statement write runs inside the pool's shared
@@ -75,7 +97,7 @@ class TransactionControlError(apsw.SQLError):
     """
 
 
-class TransactionRolledBackError(apsw.Error):
+class TransactionRolledBackError(AioliteError, apsw.Error):
     """SQLite rolled back the open transaction under the code that was using it.
 
     SQLite rolls back a whole transaction, not just the failing statement,
@@ -105,7 +127,7 @@ class TransactionRolledBackError(apsw.Error):
     __module__ = "aiolite"
 
 
-class PoolTimeout(TimeoutError):
+class PoolTimeout(AioliteError, TimeoutError):
     """A pool wait passed ``acquire_timeout``.
 
     Raised when a writer block, a reader block or a group-commit write could
