@@ -119,3 +119,54 @@ def test_only_the_framework_adapters_branch_on_the_framework() -> None:
 def test_each_module_is_one_job_long(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{relative(path)} has {lines} lines: split it by job"
+
+
+LAYER_PACKAGES = ("_engine", "_frameworks", "_apsw", "_pool", "_kv", "aiosqlite", "_cli")
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every module a ``from ... import`` names, as an absolute ``aiolite.…`` dotted path."""
+    parts = ["aiolite", *path.relative_to(SOURCE).with_suffix("").parts]
+    package = parts[:-1]  # a package's __init__ and its modules resolve from the same place
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+    return found
+
+
+def reaches_past_a_facade(path: Path) -> list[str]:
+    """Imports of another layer's inner module instead of that layer's package ``__init__``."""
+    own = path.relative_to(SOURCE).parts[0]
+    found = []
+    for line, name in imported_modules(path):
+        parts = name.split(".")
+        if parts[0] != "aiolite" or len(parts) < 3:
+            continue
+        if parts[1] in LAYER_PACKAGES and parts[1] != own:
+            found.append(f"{relative(path)}:{line}: {name}")
+    return found
+
+
+def test_the_facade_check_resolves_relative_imports() -> None:
+    pool = SOURCE / "_pool" / "pool.py"
+    names = {name for _, name in imported_modules(pool)}
+    assert "aiolite._errors" in names
+    assert any(name.startswith("aiolite._apsw") for name in names)
+
+
+def test_layers_use_each_other_only_through_their_package_interface() -> None:
+    """What a layer offers the one above is its package ``__init__``: nothing reaches past it.
+
+    The public face (``aiolite/__init__.py``) re-exports from wherever each
+    public name lives, and ``python -m aiolite`` starts the command line.
+    """
+    faces = {SOURCE / "__init__.py", SOURCE / "__main__.py"}
+    inner = [path for path in MODULES if path not in faces]
+    found = [hit for path in inner for hit in reaches_past_a_facade(path)]
+    assert found == []

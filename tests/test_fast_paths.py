@@ -149,21 +149,21 @@ async def test_a_read_queued_behind_others_never_overtakes_them(fw: Framework) -
         seen: list[int] = []
         async with fw.fail_after(GUARD), fw.task_group() as group:
             busy = group.start_soon(db.execute, ENDLESS_QUERY)  # the worker is busy
-            while db._engine._pending == 0:
+            while db._engine.pending == 0:
                 await fw.checkpoint()
 
             async def write() -> None:
                 await db.execute("INSERT INTO t(y) VALUES ('queued write')")
 
             group.start_soon(write)
-            while db._engine._pending < 2:
+            while db._engine.pending < 2:
                 await fw.checkpoint()
 
             async def read() -> None:
                 seen.append(await count_rows(db))
 
             group.start_soon(read)
-            while db._engine._pending < 3:
+            while db._engine.pending < 3:
                 await fw.checkpoint()
             busy.cancel()
         assert seen == [101], "the read ran ahead of the write submitted before it"

@@ -5,13 +5,15 @@ re-exported by :mod:`aiolite`. What this layer offers the layers above it
 (the pool, the KV store, the aiosqlite module), and all they may use of it:
 
 Reaching a connection
+    :class:`Connection` (its type; open one with :func:`open_connection`)
+    and :data:`Bindings` (what a statement's parameters may be).
     :func:`core_of` gives a connection's :class:`ConnectionCore`: its
     ``engine`` (layer 1), ``adapter`` (its framework, layer 2, with the
-    whole adapter interface), ``row_factory``, ``call(fn, ...)`` (a function of the sync
-    connection, run in the worker as one request of the open transaction),
-    ``post(fn, ...)``, ``first_batch(sql, bindings, limit)`` (rows of a
-    read, inline when it is a proven tiny one), ``execution(refuses)`` and
-    ``forget_lost_transaction()``.
+    whole adapter interface), ``row_factory``, ``call(fn, ...)`` (a
+    function of the sync connection, run in the worker as one request of
+    the open transaction), ``post(fn, ...)``, ``first_batch(sql, bindings,
+    limit)`` (rows of a read, inline when it is a proven tiny one),
+    ``execution(refuses)`` and ``forget_lost_transaction()``.
 Opening
     :func:`open_connection` is ``connect()`` with a :class:`SetUp` of the
     caller's; :func:`open_here` opens a set-up connection on the calling
@@ -25,8 +27,13 @@ Checks
     :func:`refuse_transaction_control` (a statement that would begin or end
     the transaction it runs in) and :func:`is_plain_rollback` (the statement
     that acknowledges a lost transaction).
+Rows
+    :data:`RowFactory` (what a caller's ``row_factory`` may be) and
+    :data:`CompiledFactory` (one compiled for a statement's columns).
 Helpers
-    :class:`AsyncClosing` (``async with`` that awaits ``aclose()``).
+    :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
+    :func:`bridge` (a user's callback as SQLite can call it in the worker:
+    an ``async def`` one runs in the loop).
 
 Inside the layer: ``connection`` (the public front and ``connect``),
 ``core`` (the machinery every part shares), ``task_gate`` (task
@@ -38,20 +45,26 @@ isolation), ``guard`` and ``transaction`` (transactions),
 """
 
 from .closing import AsyncClosing
-from .connection import open_connection
-from .core import ConnectionCore, core_of
+from .connection import Connection, open_connection
+from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
+from .features.callbacks import bridge
 from .opening import OpenOptions, SetUp, open_here
-from .rows import fetch_shaped
+from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
 from .transaction_control import is_plain_rollback, refuse_transaction_control
 
 __all__ = [
     "AsyncClosing",
+    "Bindings",
+    "CompiledFactory",
+    "Connection",
     "ConnectionCore",
     "Execution",
     "OpenOptions",
+    "RowFactory",
     "SetUp",
+    "bridge",
     "core_of",
     "execute_in_worker",
     "fetch_shaped",

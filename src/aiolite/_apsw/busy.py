@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import apsw
 
-    from .._engine.engine import Engine
+    from .._engine import Engine
 
 # SQLite's own busy-retry delays (sqliteDefaultBusyCallback), capped so that a
 # cancelled request waiting on a lock notices within 50 ms.

@@ -28,7 +28,7 @@ from typing import (
 
 import apsw
 
-from .._engine.engine import Engine
+from .._engine import Engine
 from .._frameworks import current_adapter
 from . import opening as _opening
 from .connection_methods import SQLiteMethods

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVa
 
 import apsw
 
-from .._engine.deadline import deadline as deadline_var
-from .._engine.engine import ABANDONED, INLINE_BUDGET_SECONDS, NOT_NOW
-from .._engine.inline import InlinePolicy
+from .._engine import ABANDONED, INLINE_BUDGET_SECONDS, NOT_NOW, InlinePolicy
+from .._engine import deadline as deadline_var
 from .execution import (
     Execution,
     close_in_worker,
@@ -36,8 +35,8 @@ from .task_gate import TransactionGate
 from .transaction import run_atomically
 
 if TYPE_CHECKING:
-    from .._engine.engine import Engine
-    from .._frameworks._base import FrameworkAdapter
+    from .._engine import Engine
+    from .._frameworks import FrameworkAdapter
     from .busy import BusyWaiter
     from .rows import CompiledFactory
 

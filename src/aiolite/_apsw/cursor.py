@@ -22,7 +22,6 @@ import apsw
 from .._errors import ConnectionClosedError
 from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
-from .execution import execute_in_worker as execute_in_worker
 from .rows import Description as Description
 
 if TYPE_CHECKING:
@@ -32,11 +31,6 @@ if TYPE_CHECKING:
     from .core import Bindings, ConnectionCore
 
 RowT = TypeVar("RowT")
-
-# The pool imports ``Statement`` and ``execute_in_worker`` from here; their home
-# is aiolite._apsw.execution, where ``Statement`` is ``Execution``. Kept until
-# the pool's imports move.
-Statement = Execution
 
 
 class Cursor(AsyncClosing, Generic[RowT]):
@@ -91,7 +85,6 @@ class Cursor(AsyncClosing, Generic[RowT]):
 
     async def __anext__(self) -> RowT:
         # The hot loop of every scan: plain attribute reads only, no calls.
-        # (``_closing`` is what Engine.closed reads; Engine.closing will name it.)
         rows = self._rows
         if rows and not self._engine.closing:
             return rows.popleft()

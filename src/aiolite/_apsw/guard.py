@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import apsw
 
-from .._engine.engine import ABORT_CANCELLED, ABORT_CLOSED, ABORT_DEADLINE
+from .._engine import ABORT_CANCELLED, ABORT_CLOSED, ABORT_DEADLINE
 from .._errors import TransactionRolledBackError
 from .transaction_control import is_plain_rollback
 
 if TYPE_CHECKING:
-    from .._engine.engine import Engine
+    from .._engine import Engine
 
 R = TypeVar("R")
 

@@ -26,7 +26,7 @@ import apsw
 from .busy import BusyWaiter
 
 if TYPE_CHECKING:
-    from .._engine.engine import Engine
+    from .._engine import Engine
 
 Journal = Literal["keep", "prefer_wal", "require_wal"]
 

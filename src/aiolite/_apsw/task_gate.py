@@ -18,7 +18,7 @@ from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._frameworks._base import Event, FrameworkAdapter
+    from .._frameworks import Event, FrameworkAdapter
 
 held_transactions: ContextVar[frozenset[object]] = ContextVar(
     "aiolite transactions held", default=frozenset()

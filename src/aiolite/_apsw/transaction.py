@@ -24,15 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import apsw
 
-# Re-exported for the layers above (the pool's group commit, aiolite.aiosqlite),
-# which import them from here; their home is transaction_control.
-from .transaction_control import (
-    is_plain_rollback as is_plain_rollback,
-)
-from .transaction_control import (
-    refuse_transaction_control as refuse_transaction_control,
-)
-
 if TYPE_CHECKING:
     from types import TracebackType
 

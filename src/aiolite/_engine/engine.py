@@ -119,16 +119,6 @@ class Engine:
         return self.closing
 
     @property
-    def _closing(self) -> bool:
-        """The old name of :attr:`closing`, until the cursor reads the new one."""
-        return self.closing
-
-    @property
-    def _pending(self) -> int:
-        """The old name of :attr:`pending`, which tests still read."""
-        return self.pending
-
-    @property
     def thread(self) -> threading.Thread:
         """The worker thread: whoever must know it has exited (tests, at-exit) joins it."""
         return self._thread

@@ -4,6 +4,16 @@ Detection happens once, when a connection opens: trio if a trio run is active
 in this thread (anyio's trio backend included), otherwise the running asyncio
 loop (uvloop and anyio's asyncio backend included). trio is only looked at if
 something has imported it, so asyncio programs never pay for it.
+
+What the layers above may use of it: :func:`current_adapter` (the running
+framework's :class:`FrameworkAdapter`: waits, timers, one-shot
+:class:`Event` s, :class:`Timer` s, the current task) and
+:func:`current_time`. The engine's side of the adapter is the engine's own
+port (``aiolite._engine.AdapterPort``). The
+``aiolite.aiosqlite`` module, asyncio-only by aiosqlite's contract, uses
+the asyncio bridge: :data:`EventLoop`, :data:`Future`, :func:`running_loop`,
+:func:`new_future` and :func:`settle_threadsafe` (settle a future from the
+worker thread).
 """
 
 from __future__ import annotations
@@ -11,9 +21,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from ._base import CallbackCall, FrameworkAdapter
+from ._base import Event, FrameworkAdapter, Timer
+from .asyncio_bridge import EventLoop, Future, new_future, running_loop, settle_threadsafe
 
-__all__ = ["CallbackCall", "FrameworkAdapter", "current_adapter", "current_time"]
+__all__ = [
+    "Event",
+    "EventLoop",
+    "FrameworkAdapter",
+    "Future",
+    "Timer",
+    "current_adapter",
+    "current_time",
+    "new_future",
+    "running_loop",
+    "settle_threadsafe",
+]
 
 
 def _in_trio() -> bool:

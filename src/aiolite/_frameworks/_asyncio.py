@@ -15,11 +15,12 @@ from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
+from .._engine import CallbackCall
 from .._errors import DeadlineExceeded, WrongEventLoopError
-from ._base import CallbackCall, Event, FrameworkAdapter, Wakeup
+from ._base import Event, FrameworkAdapter, Wakeup
 
 if TYPE_CHECKING:
-    from .._engine.engine import Request
+    from .._engine import Request
     from ._base import Timer
 
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._engine.port import CallbackCall as CallbackCall
+from .._engine import CallbackCall
 
 if TYPE_CHECKING:
-    from .._engine.engine import Request
+    from .._engine import Request
 
 Wakeup = Callable[[], None]
 

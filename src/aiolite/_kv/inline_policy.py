@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._engine.streak import InlineStreak
+from .._engine import InlineStreak
 
 if TYPE_CHECKING:
-    from .._frameworks._base import FrameworkAdapter
+    from .._frameworks import FrameworkAdapter
     from .._pool import PoolCore
     from .inline_writes import InlineAccess
 

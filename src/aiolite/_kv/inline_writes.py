@@ -33,7 +33,7 @@ from typing import Any
 
 import apsw
 
-from .._apsw.opening import OpenOptions, SetUp, open_here
+from .._apsw import OpenOptions, SetUp, open_here
 
 _STEP_BUDGET = 20_000
 _PROGRESS_EVERY = 500

@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from .._apsw.rows import fetch_shaped
-from .._apsw.transaction import refuse_transaction_control
+from .._apsw import fetch_shaped, refuse_transaction_control
 
 if TYPE_CHECKING:
-    from .._apsw.rows import CompiledFactory
-    from .._frameworks._base import Event
+    from .._apsw import CompiledFactory
+    from .._frameworks import Event
 
 QUEUED = 0
 RUNNING = 1

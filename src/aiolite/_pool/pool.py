@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import apsw
 
-from .._apsw.connection import Bindings, Connection, core_of, open_connection
-from .._apsw.opening import SetUp
+from .._apsw import Bindings, Connection, SetUp, core_of, open_connection
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
 from .readers import Readers, fetch, fetch_shared
@@ -49,8 +48,8 @@ from .writer_block import holds_writer, write_in_block, writer_transaction
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .._apsw.rows import RowFactory
-    from .._frameworks._base import Event, FrameworkAdapter
+    from .._apsw import RowFactory
+    from .._frameworks import Event, FrameworkAdapter
 
 Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 

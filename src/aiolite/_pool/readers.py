@@ -18,7 +18,7 @@ from typing import Any
 
 import apsw
 
-from .._apsw.connection import Bindings, Connection, core_of
+from .._apsw import Bindings, Connection, core_of
 from .._errors import TransactionControlError
 from .group_commit import check_statement
 from .turns import TurnQueue

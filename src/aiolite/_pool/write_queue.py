@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from .._apsw.connection import core_of
+from .._apsw import core_of
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import (
     DONE,
@@ -41,8 +41,8 @@ from .turns import Turn, TurnQueue
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._apsw.connection import Connection
-    from .._frameworks._base import Timer
+    from .._apsw import Connection
+    from .._frameworks import Timer
 
 _MAX_BATCH = 1024
 """Most writes in one group commit; more wait for the next (keeps each batch's latency bounded)."""

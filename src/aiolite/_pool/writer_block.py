@@ -16,9 +16,7 @@ from typing import Any
 
 import apsw
 
-from .._apsw.connection import Connection, ConnectionCore
-from .._apsw.cursor import Statement, execute_in_worker
-from .._apsw.transaction import run_atomically
+from .._apsw import Connection, ConnectionCore, Execution, execute_in_worker, run_atomically
 from .._errors import PoolTimeout
 from .group_commit import WriteResult
 from .write_queue import LOCK_HELD
@@ -70,7 +68,7 @@ async def write_in_block(core: ConnectionCore, sql: str, bindings: Any, many: bo
 
     def run(conn: apsw.Connection) -> WriteResult:
         before = conn.total_changes()
-        statement = Statement(core.row_factory, core.engine.abandon_inline, _IN_WRITER_BLOCK)
+        statement = Execution(core.row_factory, core.engine.abandon_inline, _IN_WRITER_BLOCK)
         rows, _ = execute_in_worker(conn, statement, sql, bindings, many, None)
         return WriteResult(rows, conn.total_changes() - before, conn.last_insert_rowid())
 

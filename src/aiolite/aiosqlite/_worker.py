@@ -24,9 +24,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._engine.engine import Engine
+from .._engine import Engine
 from .._errors import ConnectionClosedError, WrongEventLoopError
-from .._frameworks.asyncio_bridge import (
+from .._frameworks import (
     EventLoop,
     Future,
     new_future,

@@ -6,7 +6,7 @@ to the connection's worker thread, so each call is a request to the worker.
 
 from __future__ import annotations
 
-from .._apsw.part import AsyncClosing
+from .._apsw import AsyncClosing
 from . import _dbapi
 from ._worker import Worker
 

@@ -30,11 +30,10 @@ from types import TracebackType
 from typing import Any, Literal
 from warnings import warn
 
-from .._apsw.features.callbacks import bridge
-from .._engine.engine import Engine
+from .._apsw import bridge
+from .._engine import Engine
 from .._errors import WrongEventLoopError
-from .._frameworks import FrameworkAdapter, current_adapter
-from .._frameworks.asyncio_bridge import EventLoop, Future, running_loop
+from .._frameworks import EventLoop, FrameworkAdapter, Future, current_adapter, running_loop
 from . import _dbapi, _fetching, _requests
 from ._fetching import Batch, RowFactory
 from ._requests import LOG as LOG  # aiosqlite.core.LOG, as in aiosqlite

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._apsw.part import AsyncClosing
+from .._apsw import AsyncClosing
 from . import _dbapi, _fetching
 from ._dbapi.rows import resolve_factory
 from ._fetching import Batch, RowFactory

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ..._engine.engine import current_worker_engine
+from ..._engine import current_worker_engine
 from ..._errors import ConnectionClosedError
 from ..arguments import require_str
 from ..closing import AsyncClosing

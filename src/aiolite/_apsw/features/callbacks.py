@@ -18,12 +18,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.bridge import call_in_loop
-from ..._engine.engine import current_worker_engine
+from ..._engine import call_in_loop, current_worker_engine
 from ..._errors import NoEventLoopError
 
 if TYPE_CHECKING:
-    from ..._engine.engine import Engine
+    from ..._engine import Engine
 
 __all__ = [  # call_in_loop and NoEventLoopError: for importers from before they moved
     "AsyncMethods",

@@ -19,7 +19,7 @@ from ..core import CoreFront
 from .callbacks import AsyncMethods, bridge, has_async_method
 
 if TYPE_CHECKING:
-    from ..._engine.engine import Engine
+    from ..._engine import Engine
 
 _AGGREGATE_METHODS = ("step", "final")
 _WINDOW_METHODS = ("step", "final", "value", "inverse")

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from ..._engine.engine import current_worker_engine
+from ..._engine import current_worker_engine
 from ..arguments import require_callable_or_none
 from ..busy import BusyWaiter, install_busy_handler
 from ..core import CoreFront
 from .callbacks import bridge
 
 if TYPE_CHECKING:
-    from ..._engine.engine import Engine
+    from ..._engine import Engine
 
 
 def should_stop() -> bool:

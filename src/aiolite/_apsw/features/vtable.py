@@ -28,7 +28,7 @@ from ..core import CoreFront
 from .callbacks import AsyncMethods, bridge, call_in_loop, has_async_method
 
 if TYPE_CHECKING:
-    from ..._engine.engine import Engine
+    from ..._engine import Engine
 
 _CURSOR_METHODS = ("Filter", "Eof", "Column", "ColumnNoChange", "Next", "Rowid", "Close")
 _BATCH_ROWS = 64

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import apsw
 
-from ..._apsw.transaction import is_plain_rollback
+from ..._apsw import is_plain_rollback
 from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
