@@ -84,7 +84,8 @@ from ._errors import (
 from ._frameworks import current_time
 from ._kv.store import KV
 from ._pool.group_commit import WriteResult
-from ._pool.pool import Pool, PoolOpener, PoolStats, open_pool
+from ._pool.opening import PoolOpener, open_pool
+from ._pool.pool import Pool, PoolStats
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,8 @@ What the layer above (the KV store, :mod:`aiolite._kv`) may use:
   thread instead), and the pool's framework adapter.
 
 Nothing else of the pool's, and none of its private attributes. The modules:
-``pool`` (the :class:`Pool` and opening one), ``readers`` (which reader a
+``pool`` (the :class:`Pool`), ``opening`` (:func:`open_pool`: options
+and each connection's set-up), ``readers`` (which reader a
 read runs on), ``write_queue`` and ``group_commit`` (the loop half and the
 worker half of group commit), ``writer_block`` (``pool.writer()``'s
 transaction), ``turns`` (first come, first served on the writer and the
@@ -19,7 +20,8 @@ readers).
 """
 
 from .group_commit import WriteResult
-from .pool import Pool, PoolCore, PoolOpener, PoolStats, Synchronous, core_of_pool, open_pool
+from .opening import PoolOpener, Synchronous, open_pool
+from .pool import Pool, PoolCore, PoolStats, core_of_pool
 
 __all__ = [
     "Pool",

@@ -28,16 +28,14 @@ commits since the WAL's last sync (``tests/stress/test_faults.py``).
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from math import inf
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self
 
 import apsw
 
-from .._apsw import Bindings, Connection, SetUp, core_of, open_connection
+from .._apsw import Bindings, Connection, core_of
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
 from .readers import Readers, fetch, fetch_shared
@@ -48,14 +46,7 @@ from .writer_block import holds_writer, write_in_block, writer_transaction
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .._apsw import RowFactory
     from .._frameworks import Event, FrameworkAdapter
-
-Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-
-
-def _is_memory(path: str) -> bool:
-    return path in ("", ":memory:") or (path.startswith("file:") and "mode=memory" in path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,132 +426,3 @@ def core_of_pool(pool: Pool) -> PoolCore:
 def _checkpoint(conn: apsw.Connection) -> None:
     if not conn.in_transaction:
         conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
-
-
-class PoolOpener:
-    """What :func:`open_pool` returns: await it, or ``async with`` it."""
-
-    def __init__(self, path: str, options: dict[str, Any]) -> None:
-        self._path = path
-        self._options = options
-        self._pool: Pool | None = None
-
-    def __await__(self) -> Generator[Any, None, Pool]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Pool:
-        self._pool = await self._open()
-        return self._pool
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._pool is not None:
-            await self._pool.__aexit__(exc_type, exc, tb)
-
-    async def _open(self) -> Pool:
-        o = self._options
-        memory = _is_memory(self._path)
-        common: dict[str, Any] = {
-            "busy_timeout": o["busy_timeout"],
-            "row_factory": o["row_factory"],
-            "vfs": o["vfs"],
-        }
-        if o["check_progress_steps"] is not None:
-            common["check_progress_steps"] = o["check_progress_steps"]
-        # No PRAGMA optimize at open: it fails at once with BusyError while
-        # another process writes. The writer makes the file WAL (the readers
-        # depend on it), after the pragmas so that none of them undoes it.
-        writer_setup = SetUp(
-            journal="keep" if memory else "require_wal",
-            optimize=False,
-            pragmas={"synchronous": o["synchronous"], **o["pragmas"]},
-            wal_timeout=o["busy_timeout"],
-        )
-        writer: Connection[Any] = await open_connection(self._path, writer_setup, **common)
-        readers: list[Connection[Any]] = []
-        if not memory:
-            reader_setup = SetUp(
-                journal="keep", optimize=False, pragmas={**o["pragmas"], "query_only": True}
-            )
-            try:
-                for _ in range(o["readers"]):
-                    readers.append(await open_connection(self._path, reader_setup, **common))
-            except BaseException:
-                for conn in (writer, *readers):
-                    await conn.close()
-                raise
-        return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
-
-
-def open_pool(
-    path: str | os.PathLike[str],
-    *,
-    readers: int = 4,
-    acquire_timeout: float | None = 30.0,
-    busy_timeout: float | None = None,
-    close_timeout: float = 5.0,
-    synchronous: Synchronous = "FULL",
-    row_factory: RowFactory[Any] | None = None,
-    pragmas: dict[str, Any] | None = None,
-    check_progress_steps: int | None = None,
-    vfs: str | None = None,
-) -> PoolOpener:
-    """Open a pool of one writer and ``readers`` reader connections on ``path``.
-
-    Await it for the :class:`Pool`, or ``async with`` it to close at the end.
-
-    acquire_timeout
-        Seconds a call may wait for a connection in this process (None: no
-        limit); past it, :class:`PoolTimeout`.
-    busy_timeout
-        Seconds to wait for another process's lock on the file (default: the
-        same as ``acquire_timeout``); a write that waits it out raises
-        :class:`PoolTimeout`.
-    close_timeout
-        Seconds ``close()`` waits for work in flight before stopping it.
-    synchronous
-        ``"FULL"`` (default): a write that returned survives power loss (one
-        fsync per commit, shared by each group commit); ``"NORMAL"``: it
-        survives the process being killed, but the last commits before a
-        power cut may be lost (no fsync per commit, about 3x the rate of
-        sequential single writes).
-    readers
-        Reader connections (threads). An in-memory database has none: reads
-        and writes share its one connection.
-    pragmas
-        Extra ``{name: value}`` set on every connection at open.
-    vfs
-        The name of a registered VFS (an :class:`aiolite.VFS`, say) that
-        every connection of the pool opens the file with; None: SQLite's default.
-    """
-    if not isinstance(readers, int) or isinstance(readers, bool) or readers < 0:
-        raise ValueError(f"readers must be an int >= 0, not {readers!r}")
-    if acquire_timeout is None:
-        acquire_timeout = inf
-    if not acquire_timeout > 0:
-        raise ValueError(f"acquire_timeout must be > 0 seconds or None, not {acquire_timeout!r}")
-    if busy_timeout is None:
-        busy_timeout = acquire_timeout if acquire_timeout != inf else 24 * 3600.0
-    if not close_timeout >= 0:
-        raise ValueError(f"close_timeout must be >= 0 seconds, not {close_timeout!r}")
-    sync = str(synchronous).upper()
-    if sync not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-        raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-    options = {
-        "readers": readers,
-        "acquire_timeout": acquire_timeout,
-        "busy_timeout": busy_timeout,
-        "close_timeout": close_timeout,
-        "synchronous": sync,
-        "row_factory": row_factory,
-        "pragmas": dict(pragmas or {}),
-        "check_progress_steps": check_progress_steps,
-        "vfs": vfs,
-    }
-    if isinstance(path, str | os.PathLike):
-        return PoolOpener(os.fspath(path), options)
-    raise TypeError(f"path must be a str or path, not {type(path).__name__}")
