@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from aiolite._cli.markdown import table
 from tests.conftest import join_aiolite_threads
 
 FULL = os.environ.get("AIOLITE_STRESS", "").lower() == "full"
@@ -55,12 +56,23 @@ class Figures:
     def error(self, exc: BaseException) -> None:
         self.errors[type(exc).__name__] += 1
 
-    def row(self) -> str:
+    def cells(self) -> list[str]:
+        """This scenario's row of the closing table (text columns first, as COLUMNS)."""
         errors = ", ".join(f"{name} {n}" for name, n in self.errors.most_common()) or "none"
-        return (
-            f"| {self.scenario} | {self.ops:,} | {self.faults:,} | {errors} | "
-            f"{self.rows_lost} | {self.threads_leaked} | {self.wall:.1f} s | {self.notes} |"
-        )
+        return [
+            self.scenario,
+            errors,
+            self.notes,
+            f"{self.ops:,}",
+            f"{self.faults:,}",
+            str(self.rows_lost),
+            str(self.threads_leaked),
+            f"{self.wall:.1f} s",
+        ]
+
+
+COLUMNS = ["scenario", "errors seen (by type)", "notes"]
+NUMBER_COLUMNS = ["ops", "faults", "rows lost", "threads leaked", "wall"]
 
 
 _collected: list[Figures] = []
@@ -101,14 +113,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _collected:
         return
     size = "full (make stress)" if FULL else "reduced (make test)"
-    lines = [
-        f"Stress scenarios, {size} sizes",
-        "",
-        "| scenario | ops | faults | errors seen (by type) | rows lost | threads leaked "
-        "| wall | notes |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
-        *(record.row() for record in _collected),
-    ]
+    rows = [record.cells() for record in _collected]
+    report = table(COLUMNS + NUMBER_COLUMNS, rows, left=len(COLUMNS))
+    lines = [f"Stress scenarios, {size} sizes", "", *report.splitlines()]
     terminalreporter.section("stress figures")
     for line in lines:
         terminalreporter.write_line(line)
