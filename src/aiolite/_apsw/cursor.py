@@ -78,7 +78,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
 
         Known before the first row, so a query that returns nothing still has one.
         """
-        return self._execution.description
+        return self._execution.shape.description
 
     def __aiter__(self) -> Cursor[RowT]:
         return self
@@ -137,7 +137,8 @@ class Cursor(AsyncClosing, Generic[RowT]):
         rows = await self.fetchall()
         if not rows:
             return None
-        single = self.description is not None and len(self.description) == 1
+        description = self._execution.shape.description
+        single = description is not None and len(description) == 1
         if single and isinstance(rows[0], tuple):
             values = [row[0] for row in rows]  # type: ignore[index]
             return values[0] if len(values) == 1 else values

@@ -60,11 +60,6 @@ class Execution:
         self.readonly = True  # every statement run so far only reads
         self.elapsed = 0.0  # seconds the execute and its first batch took in the worker
 
-    @property
-    def description(self) -> tuple[tuple[Any, ...], ...] | None:
-        """The current statement's columns (None for a statement without result columns)."""
-        return self.shape.description
-
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
 
