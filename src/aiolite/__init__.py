@@ -60,7 +60,8 @@ from apsw import (
 )
 from apsw import IOError as IOError
 
-from ._apsw.connection import Bindings, Connection, ConnectOptions, Connector, connect
+from ._apsw.connection import Connection, ConnectOptions, Connector, connect
+from ._apsw.core import Bindings
 from ._apsw.cursor import Cursor, Description, PendingCursor
 from ._apsw.features.backup import Backup, BackupProgress
 from ._apsw.features.blob import Blob

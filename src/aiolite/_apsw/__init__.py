@@ -32,6 +32,7 @@ Rows
     :data:`CompiledFactory` (one compiled for a statement's columns).
 Helpers
     :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
+    :class:`Opener` (await it to open, or ``async with`` it to close too);
     :func:`bridge` (a user's callback as SQLite can call it in the worker:
     an ``async def`` one runs in the loop).
 
@@ -44,7 +45,7 @@ isolation), ``guard`` and ``transaction`` (transactions),
 (the rest of ``apsw.Connection``'s API).
 """
 
-from .closing import AsyncClosing
+from .closing import AsyncClosing, Opener
 from .connection import Connection, open_connection
 from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
@@ -62,6 +63,7 @@ __all__ = [
     "ConnectionCore",
     "Execution",
     "OpenOptions",
+    "Opener",
     "RowFactory",
     "SetUp",
     "bridge",

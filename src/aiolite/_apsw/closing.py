@@ -1,16 +1,21 @@
-"""``async with`` for the objects that hold something open in the worker.
+"""``async with`` for the objects that hold something open, and for what opens them.
 
 Blobs, backups, sessions and cursors (aiolite's and ``aiolite.aiosqlite``'s)
 each hold an APSW object that only the worker may close; their ``aclose()``
-sends that close, and ``async with`` makes sure it is sent.
+sends that close, and ``async with`` makes sure it is sent. ``connect()``
+and ``open_pool()`` return an :class:`Opener`: awaited, it gives the opened
+object; used with ``async with``, it also closes that object at the end.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+T = TypeVar("T")
 
 
 class AsyncClosing:
@@ -29,3 +34,39 @@ class AsyncClosing:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class Opener(Generic[T]):
+    """Await it for the opened object, or ``async with`` it to have that object closed at the end.
+
+    Subclasses say how to open (``_open``) and how to close what they
+    opened (``_close``, shielded from cancellation, so that a cancelled
+    block still closes it).
+    """
+
+    __slots__ = ("_opened",)
+
+    def __init__(self) -> None:
+        self._opened: T | None = None
+
+    async def _open(self) -> T:
+        raise NotImplementedError
+
+    async def _close(self, opened: T) -> None:
+        raise NotImplementedError
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> T:
+        self._opened = await self._open()
+        return self._opened
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._opened is not None:
+            await self._close(self._opened)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import (
     TYPE_CHECKING,
@@ -31,10 +31,9 @@ import apsw
 from .._engine import Engine
 from .._frameworks import current_adapter
 from . import opening as _opening
+from .closing import Opener
 from .connection_methods import SQLiteMethods
-from .core import Bindings as Bindings
-from .core import ConnectionCore as ConnectionCore
-from .core import core_of as core_of
+from .core import Bindings, ConnectionCore, core_of
 from .cursor import PendingCursor
 from .features.backup import BackupMethods
 from .features.blob import BlobMethods
@@ -279,10 +278,10 @@ class Connection(
         return f"<aiolite.Connection {self.filename or ':memory:'!r} {state} ({self.framework})>"
 
 
-class Connector(Generic[RowT]):
+class Connector(Opener[Connection[RowT]]):
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_connection", "_database", "_options", "_row_factory", "_setup")
+    __slots__ = ("_database", "_options", "_row_factory", "_setup")
 
     def __init__(
         self,
@@ -291,29 +290,15 @@ class Connector(Generic[RowT]):
         row_factory: RowFactory[Any] | None,
         setup: _opening.SetUp | None = None,
     ) -> None:
+        super().__init__()
         self._database = database
         self._options = options
         self._row_factory = row_factory
         self._setup = setup
-        self._connection: Connection[RowT] | None = None
 
-    def __await__(self) -> Generator[Any, None, Connection[RowT]]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Connection[RowT]:
-        self._connection = await self._open()
-        return self._connection
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        connection = self._connection
-        if connection is not None:
-            with core_of(connection).adapter.shield():
-                await connection.close()
+    async def _close(self, connection: Connection[RowT]) -> None:
+        with core_of(connection).adapter.shield():
+            await connection.close()
 
     async def _open(self) -> Connection[RowT]:
         options = dict(self._options)

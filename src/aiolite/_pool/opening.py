@@ -10,16 +10,13 @@ database gets no readers (nothing else could see it).
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
 from math import inf
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from .._apsw import Connection, SetUp, open_connection
-from .pool import Pool
+from .._apsw import Connection, Opener, SetUp, open_connection
+from .pool import Pool, core_of_pool
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .._apsw import RowFactory
 
 Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -29,29 +26,19 @@ def _is_memory(path: str) -> bool:
     return path in ("", ":memory:") or (path.startswith("file:") and "mode=memory" in path)
 
 
-class PoolOpener:
+class PoolOpener(Opener[Pool]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
+    __slots__ = ("_options", "_path")
+
     def __init__(self, path: str, options: dict[str, Any]) -> None:
+        super().__init__()
         self._path = path
         self._options = options
-        self._pool: Pool | None = None
 
-    def __await__(self) -> Generator[Any, None, Pool]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Pool:
-        self._pool = await self._open()
-        return self._pool
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._pool is not None:
-            await self._pool.__aexit__(exc_type, exc, tb)
+    async def _close(self, pool: Pool) -> None:
+        with core_of_pool(pool).adapter.shield():
+            await pool.close()
 
     async def _open(self) -> Pool:
         o = self._options
