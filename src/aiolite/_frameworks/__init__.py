@@ -11,9 +11,10 @@ framework's :class:`FrameworkAdapter`: waits, timers, one-shot
 :func:`current_time`. The engine's side of the adapter is the engine's own
 port (``aiolite._engine.AdapterPort``). The
 ``aiolite.aiosqlite`` module, asyncio-only by aiosqlite's contract, uses
-the asyncio bridge: :data:`EventLoop`, :data:`Future`, :func:`running_loop`,
-:func:`new_future` and :func:`settle_threadsafe` (settle a future from the
-worker thread).
+the :mod:`asyncio_bridge` module (``from aiolite._frameworks import
+asyncio_bridge``: futures, the running loop, settling a future from the
+worker thread); it is not imported here, so ``import aiolite`` does not
+load it.
 """
 
 from __future__ import annotations
@@ -22,19 +23,13 @@ import asyncio
 import sys
 
 from ._base import Event, FrameworkAdapter, Timer
-from .asyncio_bridge import EventLoop, Future, new_future, running_loop, settle_threadsafe
 
 __all__ = [
     "Event",
-    "EventLoop",
     "FrameworkAdapter",
-    "Future",
     "Timer",
     "current_adapter",
     "current_time",
-    "new_future",
-    "running_loop",
-    "settle_threadsafe",
 ]
 
 

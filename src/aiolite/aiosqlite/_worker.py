@@ -26,13 +26,7 @@ from typing import Any
 
 from .._engine import Engine
 from .._errors import ConnectionClosedError, WrongEventLoopError
-from .._frameworks import (
-    EventLoop,
-    Future,
-    new_future,
-    running_loop,
-    settle_threadsafe,
-)
+from .._frameworks import asyncio_bridge
 from ._dbapi import Connection
 
 
@@ -77,7 +71,7 @@ class Worker:
         self._posted = 0  # put_nowait requests in flight (any thread; under _lock)
         self._lock = threading.Lock()
         self._exited = False
-        self._exit_waiters: list[Future[None]] = []
+        self._exit_waiters: list[asyncio_bridge.Future[None]] = []
         self.isolation_pending: tuple[str | None] | None = None
         """An ``isolation_level`` set in the loop that the worker has not applied yet."""
 
@@ -106,7 +100,7 @@ class Worker:
         try:
             return await engine.submit(invoke, fn, *args)
         except WrongEventLoopError:
-            if running_loop() is None:
+            if asyncio_bridge.running_loop() is None:
                 raise
             return await self.from_other_loop(fn, args)
         except ConnectionClosedError as exc:
@@ -123,29 +117,32 @@ class Worker:
 
     # aiosqlite's queue protocol -------------------------------------------------
 
-    def put_nowait(self, item: tuple[Future[Any] | None, Callable[[], Any]]) -> None:
+    def put_nowait(self, item: tuple[asyncio_bridge.Future[Any] | None, Callable[[], Any]]) -> None:
         """Run ``function()`` in the worker and settle ``future`` (if any) with its outcome."""
         future, function = item
         engine = self.engine
         if engine is None or engine.closed:
             if future is not None:
-                settle_threadsafe(future, None, ValueError("Connection closed"))
+                asyncio_bridge.settle_threadsafe(future, None, ValueError("Connection closed"))
             return
         with self._lock:
             self._posted += 1
         engine.post(self._run_posted, future, function)
 
     def _run_posted(
-        self, conn: Connection, future: Future[Any] | None, function: Callable[[], Any]
+        self,
+        conn: Connection,
+        future: asyncio_bridge.Future[Any] | None,
+        function: Callable[[], Any],
     ) -> None:
         try:
             value = invoke(conn, function)
         except BaseException as exc:
             if future is not None:
-                settle_threadsafe(future, None, exc)
+                asyncio_bridge.settle_threadsafe(future, None, exc)
         else:
             if future is not None:
-                settle_threadsafe(future, value, None)
+                asyncio_bridge.settle_threadsafe(future, value, None)
         finally:
             with self._lock:
                 self._posted -= 1
@@ -163,7 +160,7 @@ class Worker:
         Such calls are not cancellable in the worker: the engine's
         cancellation belongs to the loop that opened the connection.
         """
-        future: Future[Any] = new_future()
+        future: asyncio_bridge.Future[Any] = asyncio_bridge.new_future()
         self.put_nowait((future, lambda: function(*args)))
         return await future
 
@@ -178,14 +175,16 @@ class Worker:
                 self._exited = True
                 waiters, self._exit_waiters = self._exit_waiters, []
             for future in waiters:
-                settle_threadsafe(future, None, None)
+                asyncio_bridge.settle_threadsafe(future, None, None)
 
-    def exit_future(self, opened: bool, loop: EventLoop | None = None) -> Future[None]:
+    def exit_future(
+        self, opened: bool, loop: asyncio_bridge.EventLoop | None = None
+    ) -> asyncio_bridge.Future[None]:
         """A future done once the worker has closed the database (at once if none was ``opened``).
 
         It belongs to ``loop``, by default the running one.
         """
-        future: Future[None] = new_future(loop)
+        future: asyncio_bridge.Future[None] = asyncio_bridge.new_future(loop)
         with self._lock:
             if opened and not self._exited:
                 self._exit_waiters.append(future)

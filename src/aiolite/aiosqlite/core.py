@@ -33,7 +33,7 @@ from warnings import warn
 from .._apsw import bridge
 from .._engine import Engine
 from .._errors import WrongEventLoopError
-from .._frameworks import EventLoop, FrameworkAdapter, Future, current_adapter, running_loop
+from .._frameworks import FrameworkAdapter, asyncio_bridge, current_adapter
 from . import _dbapi, _fetching, _requests
 from ._fetching import Batch, RowFactory
 from ._requests import LOG as LOG  # aiosqlite.core.LOG, as in aiosqlite
@@ -72,7 +72,7 @@ class Connection:
         self,
         connector: Callable[[], _dbapi.Connection],
         iter_chunk_size: int,
-        loop: EventLoop | None = None,
+        loop: asyncio_bridge.EventLoop | None = None,
     ) -> None:
         if loop is not None:
             warn(
@@ -187,7 +187,7 @@ class Connection:
                 self._connection = None
                 self._running = False
 
-    def stop(self) -> Future[None] | None:
+    def stop(self) -> asyncio_bridge.Future[None] | None:
         """Close the database and stop the worker from synchronous code; prefer ``close()``.
 
         Inside a running asyncio loop it returns a future done once the
@@ -196,7 +196,7 @@ class Connection:
         self._running = False
         opened, self._connection = self._connection is not None, None
         engine = self._tx.engine
-        loop = running_loop()
+        loop = asyncio_bridge.running_loop()
         if loop is None:
             if engine is not None:
                 engine.stop()
@@ -483,7 +483,7 @@ def connect(
     database: str | bytes | Path | Any,
     *,
     iter_chunk_size: int = 64,
-    loop: EventLoop | None = None,
+    loop: asyncio_bridge.EventLoop | None = None,
     **kwargs: Any,
 ) -> Connection:
     """Open ``database`` in a worker thread, as ``sqlite3.connect(database, **kwargs)`` would.
