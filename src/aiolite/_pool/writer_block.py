@@ -68,8 +68,8 @@ async def write_in_block(core: ConnectionCore, sql: str, bindings: Any, many: bo
 
     def run(conn: apsw.Connection) -> WriteResult:
         before = conn.total_changes()
-        statement = Execution(core.row_factory, core.engine.abandon_inline, _IN_WRITER_BLOCK)
-        rows, _ = execute_in_worker(conn, statement, sql, bindings, many, None)
+        execution = Execution(core.row_factory, core.engine.abandon_inline, _IN_WRITER_BLOCK)
+        rows, _ = execute_in_worker(conn, execution, sql, bindings, many, None)
         return WriteResult(rows, conn.total_changes() - before, conn.last_insert_rowid())
 
     # All or nothing, like a group-committed write: a failing script or

@@ -24,12 +24,10 @@ from ..._errors import NoEventLoopError
 if TYPE_CHECKING:
     from ..._engine import Engine
 
-__all__ = [  # call_in_loop and NoEventLoopError: for importers from before they moved
+__all__ = [
     "AsyncMethods",
-    "NoEventLoopError",
     "bridge",
     "call_here",
-    "call_in_loop",
     "has_async_method",
     "is_async_callable",
 ]

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import apsw
 import apsw.ext
 
+from ..._engine import call_in_loop
 from ..arguments import require_str
 from ..core import CoreFront
-from .callbacks import AsyncMethods, bridge, call_in_loop, has_async_method
+from .callbacks import AsyncMethods, bridge, has_async_method
 
 if TYPE_CHECKING:
     from ..._engine import Engine
