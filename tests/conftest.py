@@ -79,24 +79,48 @@ def no_leaked_workers() -> Iterator[None]:
 
 
 _outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
+_stress_rows: list[list[str]] = []
+
+FRAMEWORK_PROPERTY = "framework"
+"""The name of the ``user_properties`` entry that carries a test's framework.
+
+The summaries below are printed by the process that shows the terminal: under
+pytest-xdist (``make test`` runs ``-n auto``) that is the controller, which
+runs no tests, so what the summaries need travels inside each test report.
+"""
+
+STRESS_PROPERTY = "stress_figures"
+"""The entry that carries one stress scenario's row (see tests/stress/conftest.py)."""
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome: Any = yield
     report = outcome.get_result()
+    callspec = getattr(item, "callspec", None)
+    fw = callspec.params.get("fw") if callspec is not None else None
+    report.user_properties.append(
+        (FRAMEWORK_PROPERTY, fw.name if isinstance(fw, Framework) else "sync")
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    properties = dict(report.user_properties)
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        callspec = getattr(item, "callspec", None)
-        fw = callspec.params.get("fw") if callspec is not None else None
-        _outcomes[(fw.name if isinstance(fw, Framework) else "sync", report.outcome)] += 1
+        _outcomes[(str(properties.get(FRAMEWORK_PROPERTY, "sync")), report.outcome)] += 1
+    if report.when == "teardown" and STRESS_PROPERTY in properties:
+        _stress_rows.append(list(properties[STRESS_PROPERTY]))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _outcomes:
-        return
-    terminalreporter.section("tests per framework")
-    for framework in (*ALL, "sync"):
-        counts = {o: n for (f, o), n in _outcomes.items() if f == framework}
-        if counts:
-            shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-            terminalreporter.write_line(f"{framework:>14}: {shown}")
+    if _outcomes:
+        terminalreporter.section("tests per framework")
+        for framework in (*ALL, "sync"):
+            counts = {o: n for (f, o), n in _outcomes.items() if f == framework}
+            if counts:
+                shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+                terminalreporter.write_line(f"{framework:>14}: {shown}")
+    if _stress_rows:
+        from tests.stress.conftest import write_report
+
+        write_report(terminalreporter, sorted(_stress_rows))

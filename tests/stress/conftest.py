@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from aiolite._cli.markdown import table
-from tests.conftest import join_aiolite_threads
+from tests.conftest import STRESS_PROPERTY, join_aiolite_threads
 
 FULL = os.environ.get("AIOLITE_STRESS", "").lower() == "full"
 """True under ``make stress``: run the sizes the issue asks for."""
@@ -75,9 +75,6 @@ COLUMNS = ["scenario", "errors seen (by type)", "notes"]
 NUMBER_COLUMNS = ["ops", "faults", "rows lost", "threads leaked", "wall"]
 
 
-_collected: list[Figures] = []
-
-
 def _threads_left(before: set[threading.Thread]) -> list[threading.Thread]:
     """Threads started during the scenario that are still alive and would matter.
 
@@ -103,17 +100,19 @@ def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
     record.wall = time.perf_counter() - started
     leaked = _threads_left(before)
     record.threads_leaked = len(leaked)
-    _collected.append(record)
+    request.node.user_properties.append((STRESS_PROPERTY, record.cells()))
     assert record.rows_lost is not None, "the scenario never checked for lost rows"
     assert record.rows_lost == 0, f"{record.rows_lost} acknowledged rows lost"
     assert not leaked, f"threads leaked: {leaked}"
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _collected:
-        return
+def write_report(terminalreporter: Any, rows: list[list[str]]) -> None:
+    """Print the scenarios' table and write it to ``REPORT``.
+
+    Called from tests/conftest.py's summary, which runs where the terminal is
+    (the xdist controller) and gets the rows from the test reports.
+    """
     size = "full (make stress)" if FULL else "reduced (make test)"
-    rows = [record.cells() for record in _collected]
     report = table(COLUMNS + NUMBER_COLUMNS, rows, left=len(COLUMNS))
     lines = [f"Stress scenarios, {size} sizes", "", *report.splitlines()]
     terminalreporter.section("stress figures")
