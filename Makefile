@@ -23,6 +23,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/basedpyright --pythonpath $(PY)
 
 # One pytest worker per core (pytest-xdist): the suite is mostly waiting on worker threads and
 # event loops, and two processes halve its wall time on the 2-core CI machines.
