@@ -17,7 +17,7 @@ import importlib
 import importlib.metadata
 import platform
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from .. import runners
 from . import chart as _chart
 from . import goals as _goals
 from . import report as _report
-from .suite import FULL, QUICK, Result, Sizes, Task, plan
+from .suite import FULL, QUICK, Group, Result, Sizes, plan
 
 QUICK_FRAMEWORKS = ("asyncio", "trio")
 """What ``--quick`` measures when no ``--framework`` is given: the two loops the goals name."""
@@ -75,11 +75,7 @@ def run_bench(
     if chart is not None and (problem := _chart.check_path(chart)):
         raise ValueError(problem)
     sizes = QUICK if quick else FULL
-    tasks = list(plan(sizes, chosen))
-    results: list[Result] = []
-    for task in _progress(tasks, sizes.runs):
-        if all(result is not task.result for result in results):  # a floor comes twice
-            results.append(task.result)
+    results = measure(list(plan(sizes, chosen)), sizes.runs)
     print()
     print(heading(sizes, chosen, quick))
     print()
@@ -106,8 +102,8 @@ def heading(sizes: Sizes, frameworks: tuple[str, ...], quick: bool) -> str:
         "",
         "Versions: " + ", ".join(versions[:4]) + ",",
         ", ".join(versions[4:]) + ".",
-        f"Each row is the median of {sizes.runs} runs (a floor: of all its samples), every",
-        f"library in this one process; frameworks: {', '.join(frameworks)}.",
+        f"Each row is the median of {sizes.runs} runs, taken in turn with the rows it is",
+        f"compared with, in this one process; frameworks: {', '.join(frameworks)}.",
         f"Sizes: aio_bench to {sizes.aio_rows:,} rows (batches "
         f"{', '.join(map(str, sizes.batches))}); {sizes.point_queries:,} sequential and",
         f"{sizes.gathered:,} gathered point queries; {sizes.orm_handlers:,} ORM handlers; "
@@ -128,22 +124,27 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
-def _progress(tasks: list[Task], runs: int) -> Iterable[Task]:
-    """Take each task's samples, showing progress; yields each task once it is measured."""
-    total = len(tasks) * runs
+def measure(groups: list[Group], runs: int) -> list[Result]:
+    """Sample every group round-robin ``runs`` times, showing progress; the results."""
+    total = sum(len(group) for group in groups) * runs
     bar: Any = None
     with contextlib.suppress(ImportError):
         bar = importlib.import_module("tqdm").tqdm(total=total, unit="run", file=sys.stderr)
-    for task in tasks:
-        label = f"{task.result.workload} / {task.result.framework} / {task.result.library}"
-        for _ in range(runs):
-            if bar is not None:
-                bar.set_description(label[:48])
-            else:
-                print(f"... {label}", file=sys.stderr, flush=True)
-            task.result.samples.append(task.measure())
-            if bar is not None:
-                bar.update(1)
-        yield task
-    if bar is not None:
-        bar.close()
+    try:
+        for group in groups:
+            for _ in range(runs):
+                for task in group:
+                    label = (
+                        f"{task.result.workload} / {task.result.framework} / {task.result.library}"
+                    )
+                    if bar is not None:
+                        bar.set_description(label[:48])
+                    else:
+                        print(f"... {label}", file=sys.stderr, flush=True)
+                    task.result.samples.append(task.measure())
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [task.result for group in groups for task in group]

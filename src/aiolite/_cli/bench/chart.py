@@ -39,11 +39,6 @@ def check_path(path: Path) -> str | None:
     return None
 
 
-def family(workload: str) -> str:
-    """The floor a workload is measured against: ``aio_bench batch 1`` -> ``aio_bench``."""
-    return workload.split(" ")[0]
-
-
 def write(results: list[Result], path: Path) -> bool:
     """Draw the chart; False when matplotlib is not installed (``aiolite[bench]``)."""
     if not available():
@@ -51,11 +46,11 @@ def write(results: list[Result], path: Path) -> bool:
     matplotlib = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
     pyplot = importlib.import_module("matplotlib.pyplot")
-    floors = {r.workload: r for r in results if r.library == SYNC}
+    floors = {(r.workload, r.framework): r for r in results if r.library == SYNC}
     rows = [  # the floor itself is the line at 1.0
         r
         for r in results
-        if r.framework == "asyncio" and r.library != SYNC and family(r.workload) in floors
+        if r.framework == "asyncio" and r.library != SYNC and (r.workload, "asyncio") in floors
     ]
     workloads = list(dict.fromkeys(r.workload for r in rows))
     libraries = list(dict.fromkeys(r.library for r in rows))
@@ -65,7 +60,7 @@ def write(results: list[Result], path: Path) -> bool:
         heights = []
         for workload in workloads:
             match = [r for r in rows if r.workload == workload and r.library == library]
-            floor = floors[family(workload)]
+            floor = floors[(workload, "asyncio")]
             if not match:
                 heights.append(0.0)
             elif floor.unit == "q/s":

@@ -109,15 +109,13 @@ def evaluate(results: list[Result]) -> list[Goal]:
             None if mine is None or not fastest else mine / fastest,
         )
     )
-    floor = rows.get("aio_bench", "-", SYNC)
     for framework, target in (("asyncio", 1.3), ("trio", 1.5)):
-        time = rows.get("aio_bench defaults", framework, AIOLITE)
         goals.append(
             Goal(
                 f"aio_bench defaults, aiolite: time vs sync APSW ({framework})",
                 target,
                 True,
-                None if time is None or not floor else time / floor,
+                rows.ratio("aio_bench defaults", framework, AIOLITE, SYNC),
             )
         )
     goals.append(

@@ -28,18 +28,18 @@ def markdown(results: list[Result]) -> str:
 
 def _aio_bench(results: list[Result]) -> str:
     """APSW's aio_bench: seconds per library, and aiolite's time over sync APSW's."""
-    floor = _find(results, "aio_bench", "-", SYNC)
     rows: dict[tuple[str, str], dict[str, Result]] = defaultdict(dict)
     for r in results:
-        if r.workload.startswith("aio_bench ") and r.library in BENCH_PEERS:
+        if r.workload.startswith("aio_bench "):
             rows[(r.workload, r.framework)][r.library] = r
     if not rows:
         return ""
-    header = ["aio_bench", "framework", SYNC, *BENCH_PEERS, "aiolite x floor"]
+    columns = (SYNC, *BENCH_PEERS)
+    header = ["aio_bench", "framework", *columns, "aiolite x floor"]
     cells = [
-        [workload, framework, _shown(floor)]
-        + [_shown(row.get(name)) for name in BENCH_PEERS]
-        + [_over(row.get(AIOLITE), floor)]
+        [workload, framework]
+        + [_shown(row.get(name)) for name in columns]
+        + [_over(row.get(AIOLITE), row.get(SYNC))]
         for (workload, framework), row in rows.items()
     ]
     title = "APSW's aio_bench (read 1,000 rows, append them, repeat): seconds, lower is better"
@@ -111,10 +111,10 @@ def _orm(results: list[Result]) -> str:
 def below_floor(results: list[Result]) -> list[str]:
     """One note listing every ratio that beat a floor: nothing beats a floor, so it is noise."""
     found = []
-    aio_floor = _find(results, "aio_bench", "-", SYNC)
     for r in results:
-        if aio_floor and r.workload.startswith("aio_bench ") and r.value < aio_floor.value:
-            ratio = r.value / aio_floor.value
+        floor = _find(results, r.workload, r.framework, SYNC)
+        if r.unit == "s" and floor is not None and r is not floor and r.value < floor.value:
+            ratio = r.value / floor.value
             found.append(f"{r.library} {r.workload} on {r.framework} {ratio:.2f}x sync APSW")
         if r.workload == "sequential" and r.library in CROSSING:
             raw = _find(results, "sequential", r.framework, RAW)
@@ -127,9 +127,9 @@ def below_floor(results: list[Result]) -> list[str]:
     return [
         "Note: below a floor, which nothing can beat:",
         *(f"- {item}" for item in found),
-        f"That is noise (medians of up to {runs} runs; the floor and the row were measured",
-        "at different moments of a busy machine), not a result: rerun without --quick, on",
-        "a quiet machine, before quoting these rows.",
+        f"That is noise (medians of {runs} runs on a busy machine: the floor and the row",
+        "take turns, but never run at the same moment), not a result: rerun without",
+        "--quick, on a quiet machine, before quoting these rows.",
     ]
 
 

@@ -43,7 +43,7 @@ FULL = Sizes(
     orm_handlers=1_000,
 )
 QUICK = Sizes(
-    aio_rows=20_000,
+    aio_rows=10_000,
     point_queries=1_000,
     gathered=1_000,
     long_query_seconds=0.2,
@@ -75,67 +75,97 @@ class Task:
     measure: Callable[[], float]
 
 
+Group = list[Task]
+"""Rows compared with each other, sampled round-robin: run 1 of each, then run 2 of
+each, ... so that a loaded machine's drift falls on all of them alike rather
+than on whichever ran last. A floor, when the rows have one, is in the group."""
+
+
 def installed_libraries() -> list[Library]:
     return [lib for lib in LIBRARIES if lib.installed()]
 
 
-def plan(sizes: Sizes, frameworks: tuple[str, ...]) -> Iterator[Task]:
-    """Every measurement of the suite, floor first within each workload."""
+def plan(sizes: Sizes, frameworks: tuple[str, ...]) -> Iterator[Group]:
+    """Every measurement of the suite, in groups of rows compared with each other."""
     libraries = installed_libraries()
-    yield from _aio_bench(sizes, frameworks, libraries)
-    queries = sizes.point_queries
-    yield Task(
-        Result("sequential", "-", SYNC, "q/s"),
-        partial(_sync_rate, queries),
-    )
     steps = _long_query_steps(sizes.long_query_seconds)
+    queries = sizes.point_queries
     for framework in frameworks:
         here = [lib for lib in libraries if framework in lib.frameworks]
-        for lib in here:
-            count = queries
-            make = partial(lib.sequential, framework, count)
-            yield _rate("sequential", framework, lib.name, count, make)
+        yield from _aio_bench(sizes, framework, here)
+        group = [_sync_task(queries, framework)]
+        group += [
+            _rate(
+                "sequential",
+                framework,
+                lib.name,
+                queries,
+                partial(lib.sequential, framework, queries),
+            )
+            for lib in here
+        ]
+        yield group
         for name, warm in GATHERS:
-            for lib in here:
-                if lib.gather is not None:
-                    make = partial(lib.gather, framework, sizes.gathered, warm)
-                    yield _rate(name, framework, lib.name, sizes.gathered, make)
-        for lib in here:
-            if lib.long_query is not None:
-                lag = partial(worst_lag, framework, lib.long_query, steps)
-                yield Task(
-                    Result("worst loop lag", framework, lib.name, "ms"),
-                    partial(_milliseconds, framework, lag),
+            yield [
+                _rate(
+                    name,
+                    framework,
+                    lib.name,
+                    sizes.gathered,
+                    partial(lib.gather, framework, sizes.gathered, warm),
                 )
+                for lib in here
+                if lib.gather is not None
+            ]
+        yield [
+            Task(
+                Result("worst loop lag", framework, lib.name, "ms"),
+                partial(
+                    _milliseconds, framework, partial(worst_lag, framework, lib.long_query, steps)
+                ),
+            )
+            for lib in here
+            if lib.long_query is not None
+        ]
     if "asyncio" in frameworks and orm.installed():
-        for driver in orm.DRIVERS:
-            handlers: Measured = partial(orm.handlers, driver, sizes.orm_handlers)
-            yield _rate(ORM_WORKLOAD, "asyncio", f"sqlite+{driver}", sizes.orm_handlers, handlers)
+        count = sizes.orm_handlers
+        yield [
+            _rate(
+                ORM_WORKLOAD,
+                "asyncio",
+                f"sqlite+{driver}",
+                count,
+                partial(orm.handlers, driver, count),
+            )
+            for driver in orm.DRIVERS
+        ]
 
 
-def _aio_bench(
-    sizes: Sizes, frameworks: tuple[str, ...], libraries: list[Library]
-) -> Iterator[Task]:
-    """APSW's aio_bench at each library's defaults and at fixed batches, on every framework.
+def _aio_bench(sizes: Sizes, framework: str, libraries: list[Library]) -> Iterator[Group]:
+    """APSW's aio_bench at each library's defaults and at fixed batches.
 
-    One floor serves every row: the same SQLite work. It is sampled before each
-    framework's rows and after the last, so that its median spans the same
-    stretch of time as the rows it is compared with (a loaded machine drifts).
+    Every row has its own floor (sync APSW doing the same SQLite work), sampled
+    in turn with the libraries, so a ratio to the floor compares samples taken
+    moments apart.
     """
     rows = sizes.aio_rows
-    floor = Task(Result("aio_bench", "-", SYNC, "s"), partial(floors.sync_aio_bench, rows))
-    for framework in frameworks:
-        yield floor
-        for batch in (None, *sizes.batches):
-            name = "aio_bench " + ("defaults" if batch is None else f"batch {batch}")
-            for lib in libraries:
-                if lib.aio_bench is not None and framework in lib.frameworks:
-                    make = partial(lib.aio_bench, batch, rows)
-                    yield Task(
+    for batch in (None, *sizes.batches):
+        name = "aio_bench " + ("defaults" if batch is None else f"batch {batch}")
+        group = [Task(Result(name, framework, SYNC, "s"), partial(floors.sync_aio_bench, rows))]
+        for lib in libraries:
+            if lib.aio_bench is not None:
+                make = partial(lib.aio_bench, batch, rows)
+                group.append(
+                    Task(
                         Result(name, framework, lib.name, "s"),
                         partial(runners.run, framework, make),
                     )
-    yield floor
+                )
+        yield group
+
+
+def _sync_task(count: int, framework: str) -> Task:
+    return Task(Result("sequential", framework, SYNC, "q/s"), partial(_sync_rate, count))
 
 
 def _rate(workload: str, framework: str, library: str, count: int, make: Measured) -> Task:
