@@ -1,10 +1,13 @@
 """aiosqlite's own perf workloads (``aiosqlite/tests/perf.py``): aiosqlite vs aiolite.aiosqlite.
 
 Both modules run the same workload bodies in the same process, one after the
-other, ``--runs`` times (median reported); each workload runs a fixed number
-of iterations rather than perf.py's "as many as fit in 2 s", so the two sides
-do identical work. Prints a Markdown table: operations per second for each
-and the ratio (aiolite / aiosqlite; target >= 2x).
+other, ``--runs`` times (median reported), after the same small untimed
+warm-up run for both; each workload runs a fixed number of iterations rather
+than perf.py's "as many as fit in 2 s", so the two sides do identical work.
+Prints the versions and run count, a Markdown table (operations per second
+for each and the ratio aiolite / aiosqlite), then one goal line per
+workload: each at least 1.5x aiosqlite, opening and closing a connection at
+least 1.0x (``round_trip`` is a diagnostic with no goal).
 
     python bench/aiosqlite_perf.py [--runs 3] [--scale 1.0] [--only atomics]
 """
@@ -21,9 +24,11 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Any
 
 import aiosqlite as real_aiosqlite
+import apsw
 
 from aiolite import aiosqlite as our_aiosqlite
 from aiolite._cli.markdown import table
@@ -186,6 +191,24 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
 }
 
 
+GOAL = 1.5
+OPEN_CLOSE_GOAL = 1.0
+OPEN_CLOSE = ("connection_memory", "connection_file")
+
+
+def goal_lines(rows: list[tuple[str, float, float]]) -> list[str]:
+    """One line per workload with a goal: the measured ratio, the target, met or not."""
+    lines = []
+    for name, theirs, ours in rows:
+        if name.endswith("(diagnostic)"):
+            continue
+        target = OPEN_CLOSE_GOAL if name in OPEN_CLOSE else GOAL
+        ratio = ours / theirs
+        verdict = "met" if ratio >= target else "NOT met"
+        lines.append(f"- {name}: {ratio:.2f}x aiosqlite (target >= {target:g}x) {verdict}")
+    return lines
+
+
 async def measure(names: list[str], runs: int, scale: float) -> list[tuple[str, float, float]]:
     rows = []
     for name in names:
@@ -193,6 +216,8 @@ async def measure(names: list[str], runs: int, scale: float) -> list[tuple[str, 
         n = max(1, int(base * scale))
         theirs: list[float] = []
         ours: list[float] = []
+        for lib in (real_aiosqlite, our_aiosqlite):  # the same untimed warm-up for both
+            await workload(lib, max(1, n // 10))
         for _ in range(runs):
             theirs.append(await workload(real_aiosqlite, n))
             ours.append(await workload(our_aiosqlite, n))
@@ -209,7 +234,12 @@ def main() -> None:
     options = parser.parse_args()
     names = options.only or list(WORKLOADS)
     rows = asyncio.run(measure(names, options.runs, options.scale))
-    print(f"\naiosqlite {real_aiosqlite.__version__} perf workloads, median of {options.runs} runs")
+    print(
+        f"\naiosqlite {real_aiosqlite.__version__} perf workloads against aiolite "
+        f"{version('aiolite')}\n(APSW {apsw.apsw_version()}, SQLite {apsw.sqlite_lib_version()}): "
+        f"median of {options.runs} runs each, the two libraries alternating,\n"
+        "after the same untimed warm-up run (a tenth of the size) for both."
+    )
     header = ["workload", "aiosqlite ops/s", "aiolite.aiosqlite ops/s", "ratio"]
     cells = [
         [name, f"{theirs:,.0f}", f"{ours:,.0f}", f"{ours / theirs:.2f}x"]
@@ -217,6 +247,8 @@ def main() -> None:
     ]
     print()
     print(table(header, cells, left=1))
+    print("\nGoals:\n")
+    print("\n".join(goal_lines(rows)))
 
 
 if __name__ == "__main__":

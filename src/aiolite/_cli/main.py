@@ -21,12 +21,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench = commands.add_parser(
         "bench", help="aiolite against sync APSW, apsw.aio and aiosqlite, side by side"
     )
-    bench.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes, asyncio and trio only: under a minute, but noisy (a rough look)",
+    )
     bench.add_argument(
         "--framework",
         action="append",
         choices=runners.FRAMEWORKS,
-        help="measure under this framework (repeatable; default: every one installed)",
+        help="measure under this framework (repeatable; it must be installed; default: "
+        "every one installed, asyncio and trio with --quick)",
     )
     bench.add_argument(
         "--chart", default="aiolite-bench.png", help="where to write the PNG chart ('' for none)"
@@ -35,13 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from pathlib import Path
 
-        from .bench import run_bench
+        from .bench import chart as bench_chart
+        from .bench import framework_problems, run_bench
 
-        run_bench(
-            quick=args.quick,
-            frameworks=args.framework,
-            chart=Path(args.chart) if args.chart else None,
-        )
+        problems = framework_problems(args.framework or ())
+        chart = Path(args.chart) if args.chart else None
+        if chart is not None and (problem := bench_chart.check_path(chart)):
+            problems.append(f"--chart: {problem}")
+        if problems:
+            bench.error("; ".join(problems))  # exits with status 2, before anything runs
+        run_bench(quick=args.quick, frameworks=args.framework, chart=chart)
         return 0
     if args.command == "tour":
         from .tour.main import run_tour
