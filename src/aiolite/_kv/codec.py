@@ -26,7 +26,10 @@ much work for the event-loop thread (the engine lets inline work hold the
 loop for ``INLINE_BUDGET_SECONDS``, 0.5 ms), so the KV store encodes and
 decodes it in a pool worker thread instead. :meth:`Codec.encode_here` tells
 which values those are before encoding them, from a walk that stops as soon
-as the value is known to be large.
+as the value is known to be large. Both codecs code a dict or list larger
+than :data:`PIECEWISE` (1 MiB) one top-level entry at a time
+(:mod:`aiolite._kv.pieces`), so that the worker lets go of the GIL between
+entries and the loop's thread gets its turns.
 
 The format is the one AsyncNanaSQLite uses (``key TEXT PRIMARY KEY, value
 TEXT`` holding JSON), so its files open here, and JSON values written here
@@ -40,6 +43,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from . import pieces
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
@@ -52,6 +57,14 @@ Decoding 32 KiB of number-heavy JSON takes up to about 0.5 ms on a small
 machine; string-heavy JSON far less. Values this large are rare enough that
 a thread round trip (50-100 us) is cheap beside their codec work.
 """
+PIECEWISE = 1 << 20
+"""Larger dicts and lists are coded a top-level entry at a time (:mod:`aiolite._kv.pieces`).
+
+Below it, one orjson call is over sooner than the interpreter would take
+the GIL from a thread running Python (``sys.getswitchinterval()``, 5 ms), so
+coding in pieces would only be slower; above it, one call would hold the
+GIL, and the event loop, for as long as it takes.
+"""
 _ITEM_COST = 8
 """What one list item or dict entry counts for in :meth:`Codec.encode_here`'s estimate."""
 _UNLIMITED = 1 << 62
@@ -59,8 +72,6 @@ _UNLIMITED = 1 << 62
 _DIGIT_MAP = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
 """``bytes.translate`` table: every ASCII digit to ``0``, every other byte to a space."""
 _DIGIT_RUN = b"0" * 19
-_SCAN_CHUNK = 1 << 20
-"""Long texts are scanned a slice at a time: bounded memory, and the GIL is free in between."""
 _SCALARS = (str, int, bool, type(None))
 _MAX_DEPTH = 254
 """Most lists/dicts nested in one another: what orjson can write (it refuses 255).
@@ -130,8 +141,11 @@ class Codec:
             if not math.isfinite(value):
                 raise TypeError(f"{value!r} is not JSON: NaN and infinities cannot be stored")
         elif kind in (dict, list):
-            if _check_tree(value, 0, self._texts, budget) < 0:
+            left = _check_tree(value, 0, self._texts, budget)
+            if left < 0:
                 return None
+            if budget - left > PIECEWISE:  # (only in a worker thread: encode_here stops sooner)
+                return pieces.dumps(value, self.dumps)
         elif kind not in _SCALARS:
             raise TypeError(_refusal(value))
         return self.dumps(value)
@@ -211,6 +225,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def _json_loads(text: str) -> Any:
+    if len(text) > PIECEWISE:
+        return pieces.loads(text)  # (in a worker thread: see the module's docstring)
     return json.loads(text)
 
 
@@ -229,6 +245,8 @@ def _orjson_dumps(value: Any) -> str:
 
 
 def _orjson_loads(text: str) -> Any:
+    if len(text) > PIECEWISE:
+        return pieces.loads(text)  # (in a worker thread: exact, and the GIL changes hands)
     if _digit_run(text):
         return json.loads(text)  # a number orjson may turn into a float: the exact decoder
     return orjson.loads(text)
@@ -242,14 +260,7 @@ def _digit_run(text: str) -> bool:
     exactly all the same). Linear, and all of it in C: every byte mapped to
     digit-or-space, then a substring search.
     """
-    if len(text) <= _SCAN_CHUNK:
-        return _DIGIT_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MAP)
-    overlap = len(_DIGIT_RUN) - 1  # a run may straddle two slices
-    for start in range(0, len(text), _SCAN_CHUNK):
-        piece = text[start : start + _SCAN_CHUNK + overlap]
-        if _DIGIT_RUN in piece.encode("utf-8", "surrogatepass").translate(_DIGIT_MAP):
-            return True
-    return False
+    return _DIGIT_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MAP)
 
 
 def check_key(key: Any) -> str:

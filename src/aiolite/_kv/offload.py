@@ -9,10 +9,11 @@ for the one request (so it never runs as a proven tiny read on the loop
 thread), or the writer's inside this task's ``pool.writer()`` block (whose
 uncommitted changes a reader would not see).
 
-The codec work still holds the GIL while orjson or the standard library
-parses (they are single C calls), so the loop waits for one such call to
-end; what it no longer waits for is SQLite's I/O and the copying, which run
-without the GIL, and the regex scan that used to precede every decode.
+A worker still needs the GIL to build Python objects, and orjson and the
+standard library hold it for a whole parse; so a large dict or list is coded
+one top-level entry at a time (:mod:`aiolite._kv.pieces`), letting the
+interpreter hand the GIL to the loop's thread in between. SQLite's own I/O
+runs without the GIL.
 """
 
 from __future__ import annotations
