@@ -14,8 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .codec import Codec
-
 _IMMUTABLE = (str, int, float, bool, bytes, type(None))
 UNKNOWN: Any = object()
 """``Cache.store``'s ``value`` when the caller has only the stored form."""
@@ -38,15 +36,13 @@ class Cache:
         self.limit = limit
         self.generation = 0  # bumped by every write, so a racing read never caches a stale value
 
-    def lookup(self, key: str, codec: Codec) -> tuple[bool, Any]:
-        """``(True, value)`` if ``key`` is cached, else ``(False, None)``."""
-        entry = self.data.get(key)
-        if entry is None:
-            return False, None
+    def has(self, key: str) -> bool:
+        """True if ``key`` is cached (counts as a use), without decoding its value."""
+        if key not in self.data:
+            return False
         if self.limit is not None:
             self.data.move_to_end(key)
-        encoded, value = entry
-        return True, (codec.decode(value) if encoded else value)
+        return True
 
     def store(self, key: str, stored: str | bytes, value: Any = UNKNOWN) -> None:
         """Cache ``key``; ``value`` is its decoded form when the caller has it."""

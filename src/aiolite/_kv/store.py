@@ -22,6 +22,13 @@ options are accepted and mapped: ``read_pool_size`` is ``readers``;
 ``max_workers`` (its thread count) caps the threads aiolite starts, one
 writer plus ``max_workers - 1`` readers; ``lock_timeout`` is
 ``acquire_timeout``; ``bulk_load`` loads everything into the cache.
+
+Large values (stored form over :data:`~aiolite._kv.codec.LARGE`, 32 KiB)
+never hold the event loop: they are read, encoded and decoded in a pool
+worker thread and written through the pool's writer, never inline (see
+:mod:`aiolite._kv.offload`). The cache keeps them in their stored form,
+as it does every mutable value, and decodes them in a worker thread on each
+``get``: a decoded JSON tree takes several times the memory of its text.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from .._errors import ConnectionClosedError
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
+from . import offload
 from .cache import Cache, Hook
-from .codec import Codec, check_key
+from .codec import LARGE, Codec, check_key
 from .inline_policy import InlinePolicy
 from .inline_writes import Fallback, InlineAccess
 from .table_helpers import create_table_sql, identifier, insert_sql, query_sql
@@ -114,8 +123,15 @@ class KV:
         self._inline: InlinePolicy | None = None
         self.inline_writes = 0
         """Writes committed on the event-loop thread."""
+        self._closed = False
         q = self._quoted
-        self._sql_get = f"SELECT value FROM {q} WHERE key = ?"
+        # The value only when it is small; a large one is left in the table
+        # (octet_length reads only the record header) and read in a worker.
+        self._sql_get = (
+            f"SELECT CASE WHEN octet_length(value) <= {LARGE} THEN value END, "
+            f"octet_length(value) FROM {q} WHERE key = ?"
+        )
+        self._sql_get_large = f"SELECT value FROM {q} WHERE key = ?"
         self._sql_set = (
             f"INSERT INTO {q}(key, value) VALUES(?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
@@ -125,7 +141,13 @@ class KV:
     # ----------------------------------------------------------------- opening
 
     async def open(self) -> Self:
-        """Open the pool and create the table if needed (``async with`` does this)."""
+        """Open the pool and create the table if needed (``async with`` does this).
+
+        A store is opened once: after ``close()`` this raises
+        ``ConnectionClosedError`` (make a new ``KV`` to open the file again).
+        """
+        if self._closed:
+            raise ConnectionClosedError("the KV store is closed")
         if self._pool is not None:
             return self
         pool = await self._opener
@@ -135,8 +157,11 @@ class KV:
             )
             if self._bulk_load and self._cache is not None:
                 cache = self._cache
-                for key, stored in await pool.fetchall(f"SELECT key, value FROM {self._quoted}"):
-                    cache.store(key, stored, self.codec.decode(stored))
+                sql = f"SELECT key, value FROM {self._quoted}"
+                for key, stored, value in await offload.in_worker(
+                    pool, offload.read_all, sql, self.codec
+                ):
+                    cache.store(key, stored, value)
             if self._want_inline:
                 access = InlineAccess(
                     pool.path,
@@ -167,7 +192,15 @@ class KV:
         await self.close()
 
     async def close(self) -> None:
-        """Close the pool (waiting a bounded time for writes in flight). Idempotent."""
+        """Close the pool (waiting a bounded time for writes in flight). Idempotent.
+
+        From then on every call raises ``ConnectionClosedError``, cached
+        reads included: the cache is dropped with the store.
+        """
+        self._closed = True
+        cache, self._cache = self._cache, None  # reads now go to the closed pool, which refuses
+        if cache is not None:
+            cache.clear()
         pool = self._pool
         inline, self._inline = self._inline, None
         if inline is not None:
@@ -196,21 +229,33 @@ class KV:
             if entry is not None:
                 if cache.limit is not None:
                     cache.data.move_to_end(key)
-                return self.codec.decode(entry[1]) if entry[0] else entry[1]
+                if not entry[0]:
+                    return entry[1]
+                if len(entry[1]) <= LARGE:
+                    return self.codec.decode(entry[1])
+                return await offload.in_worker(self.pool, offload.decode, self.codec, entry[1])
             generation = cache.generation
         pool = self.pool
         row = await pool.fetchone(self._sql_get, (key,))
         if row is None:
             return default
-        value = self.codec.decode(row[0])
+        stored, size = row
+        if size is not None and size > LARGE:  # left in the table: read it in a worker
+            found, stored, value = await offload.in_worker(
+                pool, offload.read_one, self._sql_get_large, key, self.codec
+            )
+            if not found:  # deleted in between
+                return default
+        else:
+            value = self.codec.decode(stored)
         if cache is not None and cache.generation == generation and not pool.holds_writer():
-            cache.store(key, row[0], value)
+            cache.store(key, stored, value)
         return value
 
     async def contains(self, key: str) -> bool:
         """True if ``key`` is stored."""
         check_key(key)
-        if self._cache is not None and self._cache.lookup(key, self.codec)[0]:
+        if self._cache is not None and self._cache.has(key):
             return True
         return (
             await self.pool.fetchone(f"SELECT 1 FROM {self._quoted} WHERE key = ?", (key,))
@@ -230,38 +275,43 @@ class KV:
         ]
 
     async def values(self) -> list[Any]:
-        """Every value, in key order."""
-        decode = self.codec.decode
-        rows = await self.pool.fetchall(f"SELECT value FROM {self._quoted} ORDER BY key")
-        return [decode(stored) for (stored,) in rows]
+        """Every value, in key order (read and decoded in a worker thread: it may be a lot)."""
+        return [value for _, _, value in await self._read_all()]
 
     async def items(self) -> list[tuple[str, Any]]:
-        """Every ``(key, value)``, in key order."""
-        decode = self.codec.decode
-        rows = await self.pool.fetchall(f"SELECT key, value FROM {self._quoted} ORDER BY key")
-        return [(key, decode(stored)) for key, stored in rows]
+        """Every ``(key, value)``, in key order (read and decoded in a worker thread)."""
+        return [(key, value) for key, _, value in await self._read_all()]
+
+    async def _read_all(self) -> list[tuple[Any, Any, Any]]:
+        sql = f"SELECT key, value FROM {self._quoted} ORDER BY key"
+        return await offload.in_worker(self.pool, offload.read_all, sql, self.codec)
 
     async def __aiter__(self) -> AsyncIterator[str]:
         """``async for key in kv``: keys in order, read a page at a time."""
-        sql = f"SELECT key FROM {self._quoted} WHERE key > ? ORDER BY key LIMIT {_ITERATION_PAGE}"
-        last = ""
+        page_sql = f"SELECT key FROM {self._quoted} ORDER BY key LIMIT {_ITERATION_PAGE}"
+        # The first page has no lower bound: ``key > ''`` would skip the key "".
+        page = await self.pool.fetchall(page_sql)
+        page_sql = (
+            f"SELECT key FROM {self._quoted} WHERE key > ? ORDER BY key LIMIT {_ITERATION_PAGE}"
+        )
         while True:
-            page = await self.pool.fetchall(sql, (last,))
             for (key,) in page:
                 yield key
             if len(page) < _ITERATION_PAGE:
                 return
-            last = page[-1][0]
+            page = await self.pool.fetchall(page_sql, (page[-1][0],))
 
     # ------------------------------------------------------------------ writes
 
     async def set(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key``; returns once it is committed."""
         check_key(key)
-        stored = self.codec.encode(value)
+        stored = self.codec.encode_here(value)
+        if stored is None:  # too much work for the loop thread
+            stored = await offload.in_worker(self.pool, offload.encode, self.codec, value)
         cache = self._cache
         inline = self._inline
-        if inline is not None:
+        if inline is not None and len(stored) <= LARGE:  # a large commit is the writer's work
             if inline.streak.expired():
                 # Before the write, not after: a cancellation delivered here
                 # leaves nothing written, as for any write cancelled before it ran.
@@ -313,10 +363,16 @@ class KV:
     async def update(
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **more: Any
     ) -> None:
-        """Store many items in one transaction: all of them, or (on any error) none."""
-        encode = self.codec.encode
+        """Store many items in one transaction: all of them, or (on any error) none.
+
+        Values are encoded on the loop thread until they add up to more than
+        :data:`~aiolite._kv.codec.LARGE`; the rest are encoded in a worker thread.
+        """
+        encode_here = self.codec.encode_here
         encoded: list[tuple[str, str | bytes]] = []
         append = encoded.append
+        left = LARGE  # what the loop thread may still encode
+        pending: list[tuple[str, Any]] = []  # what a worker thread encodes
         for source in (items.items() if isinstance(items, Mapping) else items, more.items()):
             for pair in source:
                 if type(pair) is not tuple or len(pair) != 2:
@@ -324,7 +380,19 @@ class KV:
                 key, value = pair
                 if type(key) is not str or not key.isascii():
                     check_key(key)
-                append((key, encode(value)))
+                if not pending:
+                    stored = encode_here(value) if left >= 0 else None
+                    if stored is not None:
+                        left -= len(stored)
+                        append((key, stored))
+                        continue
+                pending.append(pair)
+        if pending:
+            values = [value for _, value in pending]
+            stored_values = await offload.in_worker(
+                self.pool, offload.encode_all, self.codec, values
+            )
+            encoded.extend(zip([key for key, _ in pending], stored_values, strict=True))
         if not encoded:
             return
         cache = self._cache
