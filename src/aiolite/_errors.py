@@ -127,6 +127,35 @@ class TransactionRolledBackError(AioliteError, apsw.Error):
     __module__ = "aiolite"
 
 
+class ReaderReadOnlyError(AioliteError, apsw.ReadOnlyError, apsw.AuthError):
+    """A pool reader refused a statement that would change the database or the connection.
+
+    A pool's reader connections are shared: each ``pool.fetch*`` runs on
+    whichever reader is least busy, and a ``pool.reader()`` block gets one
+    for a while. So a reader must look the same to every caller, and it
+    refuses, when the statement is prepared and before anything runs:
+
+    * writes (``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE``, ``DROP``,
+      ``ALTER``, ``REINDEX``, ``ANALYZE``), temporary tables, views and
+      triggers included: they would outlive the caller that made them;
+    * ``ATTACH`` and ``DETACH`` (an attached file stays attached for every
+      later read; ``VACUUM INTO`` attaches its target, so it is refused too);
+    * a pragma that sets a value (``PRAGMA query_only=0``, ``PRAGMA
+      foreign_keys=0``...) or acts (``optimize``, ``wal_checkpoint``,
+      ``incremental_vacuum``, ``shrink_memory``). Reading a setting (``PRAGMA
+      user_version``) and the pragmas whose argument names what to read
+      (``PRAGMA table_info(t)``, ``index_list``, ``integrity_check``...) work.
+
+    Write with ``pool.execute`` or in ``async with pool.writer()``; give
+    every connection a pragma with ``open_pool(pragmas=...)``. It is an
+    ``apsw.ReadOnlyError`` (what a ``query_only`` connection raises for a
+    write) and an ``apsw.AuthError`` (what SQLite raises for a statement an
+    authorizer denied), so either ``except`` clause catches it.
+    """
+
+    __module__ = "aiolite"
+
+
 class PoolTimeout(AioliteError, TimeoutError):
     """A pool wait passed ``acquire_timeout``.
 

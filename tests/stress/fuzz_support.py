@@ -94,12 +94,14 @@ _SQL_ERRORS: tuple[type[BaseException], ...] = (
 DOCUMENTED: dict[str, tuple[type[BaseException], ...]] = {
     "Connection.execute": _SQL_ERRORS + _BINDING_ERRORS,
     "Connection.executemany": _SQL_ERRORS + _BINDING_ERRORS,
-    # Readers are query_only: a write there is SQLite's ReadOnlyError. README
+    # Readers are read-only: a write, ATTACH or a pragma that sets a value is
+    # refused with ReaderReadOnlyError (query_only's ReadOnlyError behind it). README
     # *Pool*: transaction control is refused with TransactionControlError.
     "Pool.fetch": (
         *_SQL_ERRORS,
         *_BINDING_ERRORS,
         apsw.ReadOnlyError,
+        aiolite.ReaderReadOnlyError,
         aiolite.TransactionControlError,
     ),
     "Pool.execute": (*_SQL_ERRORS, *_BINDING_ERRORS, aiolite.TransactionControlError),

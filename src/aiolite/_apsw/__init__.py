@@ -17,7 +17,9 @@ Reaching a connection
 Opening
     :func:`open_connection` is ``connect()`` with a :class:`SetUp` of the
     caller's; :func:`open_here` opens a set-up connection on the calling
-    thread (for a connection with no worker); :class:`OpenOptions`.
+    thread (for a connection with no worker); :class:`OpenOptions`;
+    :class:`ChainedAuthorizer` (the base of a set-up's authorizer, which
+    ``set_authorizer`` adds the user's to instead of replacing it).
 Worker-side functions (pass them to ``call`` or ``engine.post``)
     :func:`execute_in_worker` runs a statement into an :class:`Execution`
     and fetches its rows; :func:`run_atomically` runs a function all or
@@ -50,7 +52,7 @@ from .connection import Connection, open_connection
 from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
 from .features.callbacks import bridge
-from .opening import OpenOptions, SetUp, open_here
+from .opening import ChainedAuthorizer, OpenOptions, SetUp, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
 from .transaction_control import is_plain_rollback, refuse_transaction_control
@@ -58,6 +60,7 @@ from .transaction_control import is_plain_rollback, refuse_transaction_control
 __all__ = [
     "AsyncClosing",
     "Bindings",
+    "ChainedAuthorizer",
     "CompiledFactory",
     "Connection",
     "ConnectionCore",

@@ -156,9 +156,16 @@ class ConnectionCore:
     async def first_batch(self, sql: str, bindings: Bindings, limit: int) -> list[Any]:
         """Up to ``limit`` rows of ``sql``: one trip to the worker, or none for a tiny read.
 
-        The statement is closed in the same run, whatever it had left.
+        The statement is closed in the same run, whatever it had left. An
+        error raised before ``limit`` rows (by a later row, or a later
+        statement of a script) is raised here: there is no later fetch to
+        raise it, and the rows before it are not the whole answer.
         """
-        _, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        execution, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        error = execution.held_error
+        if error is not None and len(rows) < limit:
+            execution.held_error = None
+            raise error
         return rows[:limit]
 
     async def execute(

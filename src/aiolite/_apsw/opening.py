@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .._engine import Engine
 
 Journal = Literal["keep", "prefer_wal", "require_wal"]
+Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
 
 _WAL_RETRY_SECONDS = 0.01
 
@@ -56,6 +57,10 @@ class SetUp:
         ``{name: value}`` set in order, after the best practice above.
     wal_timeout
         Seconds ``"require_wal"`` keeps retrying (the pool's ``busy_timeout``).
+    authorizer
+        Makes the connection's authorizer, installed last (after the
+        pragmas, which it may refuse) for the connection's whole life: the
+        pool's readers refuse writes with it. See :class:`ChainedAuthorizer`.
     """
 
     strict_strings: bool = True
@@ -64,6 +69,7 @@ class SetUp:
     optimize: bool = True
     pragmas: Mapping[str, Any] = field(default_factory=dict)
     wal_timeout: float = 0.0
+    authorizer: Callable[[], ChainedAuthorizer] | None = None
 
     @classmethod
     def for_connect(cls, best_practice: bool, pragmas: Mapping[str, Any]) -> SetUp:
@@ -211,6 +217,44 @@ def set_up(conn: apsw.Connection, setup: SetUp, busy: BusyWaiter | None) -> None
         mode = _require_wal(conn, setup.wal_timeout)
         if mode.lower() != "wal":
             raise apsw.CantOpenError(f"WAL could not be turned on (journal_mode={mode})")
+    if setup.authorizer is not None:
+        conn.authorizer = setup.authorizer()
+
+
+class ChainedAuthorizer:
+    """Base of an authorizer a set-up installs for the connection's whole life.
+
+    ``set_authorizer`` does not replace it (the pool's readers refuse
+    writes with theirs): it sets :attr:`user`, which the subclass's
+    ``__call__`` calls for each action it allowed itself.
+    ``set_authorizer(None)`` removes only the user's. One object per
+    connection, and one Python call per action when the user has none:
+    SQLite asks about every column a statement reads while preparing it.
+    """
+
+    __slots__ = ("user",)
+
+    def __init__(self) -> None:
+        self.user: Authorizer | None = None
+
+    def __call__(
+        self,
+        action: int,
+        arg1: str | None,
+        arg2: str | None,
+        schema: str | None,
+        trigger: str | None,
+    ) -> int:
+        raise NotImplementedError
+
+
+def set_authorizer(conn: apsw.Connection, authorizer: Authorizer | None) -> None:
+    """Worker side: ``authorizer`` replaces the user's, after a set-up's if there is one."""
+    installed = conn.authorizer
+    if isinstance(installed, ChainedAuthorizer):
+        installed.user = authorizer
+        authorizer = installed  # set again: SQLite prepares its statements again
+    conn.set_authorizer(authorizer)
 
 
 def _prefer_wal(conn: apsw.Connection, optimize: bool, busy: BusyWaiter | None) -> None:

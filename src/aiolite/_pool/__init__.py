@@ -12,11 +12,11 @@ What the layer above (the KV store, :mod:`aiolite._kv`) may use:
 
 Nothing else of the pool's, and none of its private attributes. The modules:
 ``pool`` (the :class:`Pool`), ``opening`` (:func:`open_pool`: options
-and each connection's set-up), ``readers`` (which reader a
-read runs on), ``write_queue`` and ``group_commit`` (the loop half and the
-worker half of group commit), ``writer_block`` (``pool.writer()``'s
-transaction), ``turns`` (first come, first served on the writer and the
-readers).
+and each connection's set-up), ``readers`` (which reader a read runs on),
+``read_only`` (what a reader refuses), ``write_queue`` and
+``group_commit`` (the loop half and the worker half of group commit),
+``writer_block`` (``pool.writer()``'s transaction), ``turns`` (first
+come, first served on the writer and the readers).
 """
 
 from .group_commit import WriteResult

@@ -3,8 +3,10 @@
 One place decides how each of the pool's connections is set up (through
 the connection layer's one set-up path, :class:`aiolite._apsw.SetUp`): the
 writer requires WAL and gets the caller's ``synchronous``; readers are
-``query_only`` and keep the journal mode the writer chose. An in-memory
-database gets no readers (nothing else could see it).
+``query_only``, keep the journal mode the writer chose, and get an
+authorizer that refuses anything but reads once their set-up is done
+(:mod:`aiolite._pool.read_only`). An in-memory database gets no readers
+(nothing else could see it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .._apsw import Connection, Opener, SetUp, open_connection
 from .pool import Pool, core_of_pool
+from .read_only import ReadOnly
 
 if TYPE_CHECKING:
     from .._apsw import RowFactory
@@ -63,7 +66,10 @@ class PoolOpener(Opener[Pool]):
         readers: list[Connection[Any]] = []
         if not memory:
             reader_setup = SetUp(
-                journal="keep", optimize=False, pragmas={**o["pragmas"], "query_only": True}
+                journal="keep",
+                optimize=False,
+                pragmas={**o["pragmas"], "query_only": True},
+                authorizer=ReadOnly,
             )
             try:
                 for _ in range(o["readers"]):

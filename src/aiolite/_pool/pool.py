@@ -170,7 +170,10 @@ class Pool:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Connection[Any]]:
-        """A reader connection (``PRAGMA query_only``) for this block alone.
+        """A read-only reader connection for this block alone.
+
+        It refuses writes, ATTACH and pragmas that set a value with
+        :class:`~aiolite.ReaderReadOnlyError`: later callers share it.
 
         Use it for several queries on one snapshot (``async with db:`` inside
         makes them one read transaction). Waits at most ``acquire_timeout``

@@ -27,6 +27,7 @@ from ..._engine import current_worker_engine
 from ..arguments import require_callable_or_none
 from ..busy import BusyWaiter, install_busy_handler
 from ..core import CoreFront
+from ..opening import set_authorizer
 from .callbacks import bridge
 
 if TYPE_CHECKING:
@@ -117,8 +118,12 @@ class HookMethods(CoreFront):
 
     async def set_authorizer(self, callable: Callable[..., Any] | None) -> None:
         """``callable(op, p1, p2, dbname, trigger)`` while statements are prepared; returns
-        ``apsw.SQLITE_OK``, ``SQLITE_DENY`` or ``SQLITE_IGNORE``."""
-        await self._core.call(apsw.Connection.set_authorizer, self._bridged(callable, "callable"))
+        ``apsw.SQLITE_OK``, ``SQLITE_DENY`` or ``SQLITE_IGNORE``.
+
+        On a pool's reader it runs after the reader's own (which refuses
+        writes), for the actions that one allowed; None removes only yours.
+        """
+        await self._core.call(set_authorizer, self._bridged(callable, "callable"))
 
     async def set_busy_handler(self, callable: Callable[[int], Any] | None) -> None:
         """``callable(prior_calls)`` while another connection holds a lock: true to retry.
