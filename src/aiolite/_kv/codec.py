@@ -23,16 +23,34 @@ here open there.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
 from collections.abc import Callable
 from typing import Any
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
-    orjson = None  # type: ignore[assignment]
+orjson: Any = None
+"""The orjson module once a codec has looked for it, else None.
+
+It is imported when the first KV store opens, not with ``import aiolite``:
+it costs a few milliseconds of start-up that programs without a KV store
+should not pay.
+"""
+_looked_for_orjson = False
+
+
+def _have_orjson() -> bool:
+    """Import orjson on first use; whether it is installed."""
+    global orjson, _looked_for_orjson
+    if not _looked_for_orjson:
+        try:
+            orjson = importlib.import_module("orjson")
+        except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
+            orjson = None
+        _looked_for_orjson = True
+    return orjson is not None
+
 
 _BIG_NUMBER = re.compile(r"\d{19}")
 _SCALARS = (str, int, bool, type(None))
@@ -54,9 +72,9 @@ class Codec:
 
     def __init__(self, name: str | None = None) -> None:
         if name is None:
-            name = "orjson" if orjson is not None else "json"
+            name = "orjson" if _have_orjson() else "json"
         if name == "orjson":
-            if orjson is None:
+            if not _have_orjson():
                 raise ValueError("codec 'orjson' needs orjson: pip install 'aiolite[kv]'")
             self._dumps: Callable[[Any], str] = _orjson_dumps
             self._loads: Callable[[str], Any] = _orjson_loads

@@ -23,7 +23,13 @@ from .suite import FULL, QUICK, Result, Task, plan
 def run_bench(
     *, quick: bool = False, frameworks: Sequence[str] | None = None, chart: Path | None = None
 ) -> list[Result]:
-    """Run the suite, print the Markdown table, and write the chart if asked."""
+    """Run the suite, print the Markdown table, and write the chart if asked.
+
+    A framework asked for by name must be installed (the error names its
+    extra); without ``frameworks``, every installed one is measured.
+    """
+    for framework in frameworks or ():
+        runners.require(framework)
     chosen = tuple(fw for fw in (frameworks or runners.FRAMEWORKS) if runners.installed(fw))
     sizes = QUICK if quick else FULL
     tasks = list(plan(sizes, chosen))
