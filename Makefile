@@ -1,11 +1,11 @@
-# `make demo` runs the guided tour; `make test` runs lint, types and the test suite.
+# `make demo` runs the guided tour; `make test` runs lint, types, the strict docs build and the tests.
 # Both create .venv and install everything they need on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stress lint typecheck pytest aiosqlite-suite sqlalchemy-suite clean
+.PHONY: demo test docs stress lint typecheck pytest aiosqlite-suite sqlalchemy-suite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The documentation site (mkdocs.yml) into build/site. --strict: a broken link, anchor,
+# included file or API reference fails the build. It needs no network.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 pytest: $(STAMP)
 	$(PY) -m pytest
 
@@ -36,11 +41,11 @@ aiosqlite-suite: $(STAMP)
 sqlalchemy-suite: $(STAMP)
 	$(PY) tests/sqlalchemy_suite/run.py
 
-test: lint typecheck pytest aiosqlite-suite
+test: lint typecheck docs pytest aiosqlite-suite
 
 # The reliability scenarios at full size (make test runs them reduced); figures in build/stress-report.md
 stress: $(STAMP)
 	AIOLITE_STRESS=full $(PY) -m pytest tests/stress -q --timeout=1800
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build/site

@@ -31,7 +31,7 @@ try:
         SQLiteDialect_aiosqlite,
     )
 except ModuleNotFoundError as error:  # name the extra, not just the module
-    if error.name != "sqlalchemy":
+    if (error.name or "").partition(".")[0] != "sqlalchemy":
         raise
     raise missing_extra(
         "aiolite.sqlalchemy (the sqlite+aiolite dialect)", "sqlalchemy", "sqlalchemy"

@@ -172,7 +172,7 @@ def _json_loads(text: str) -> Any:
 
 def _orjson_dumps(value: Any) -> str:
     try:
-        return orjson.dumps(value).decode()
+        text: str = orjson.dumps(value).decode()
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise TypeError(f"cannot be stored as JSON: {exc}") from None
@@ -182,6 +182,7 @@ def _orjson_dumps(value: Any) -> str:
         if type(value) is dict or type(value) is list:
             _check_tree(value, 0, True)
         return _json_dumps(value)
+    return text
 
 
 def _orjson_loads(text: str) -> Any:
