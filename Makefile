@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 # The documentation site (mkdocs.yml) into build/site. --strict: a broken link, anchor,
 # included file or API reference fails the build. It needs no network.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # (not --quiet: it hides the warnings --strict counts)
 
 pytest: $(STAMP)
 	$(PY) -m pytest

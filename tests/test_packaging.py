@@ -49,7 +49,8 @@ def test_import_aiolite_loads_only_what_connecting_needs() -> None:
 
 
 def test_missing_sqlalchemy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed
+    for name in ["sqlalchemy", *(m for m in sys.modules if m.startswith("sqlalchemy."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
     monkeypatch.delitem(sys.modules, "aiolite.sqlalchemy", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r'pip install "aiolite\[sqlalchemy\]"') as err:
         importlib.import_module("aiolite.sqlalchemy")
