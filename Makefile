@@ -1,11 +1,11 @@
-# `make demo` runs the guided tour; `make test` runs lint, types and the test suite.
+# `make demo` runs the guided tour; `make test` runs lint, types, the strict docs build and the tests.
 # Both create .venv and install everything they need on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stress lint typecheck pytest aiosqlite-suite sqlalchemy-suite clean
+.PHONY: demo test docs stress lint typecheck pytest aiosqlite-suite sqlalchemy-suite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/basedpyright --pythonpath $(PY)
 
+# The documentation site (mkdocs.yml) into build/site. --strict: a broken link, anchor,
+# included file or API reference fails the build. It needs no network.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # (not --quiet: it hides the warnings --strict counts)
+
 # One pytest worker per core (pytest-xdist): the suite is mostly waiting on worker threads and
 # event loops, and two processes halve its wall time on the 2-core CI machines.
 pytest: $(STAMP)
@@ -39,11 +44,11 @@ aiosqlite-suite: $(STAMP)
 sqlalchemy-suite: $(STAMP)
 	$(PY) tests/sqlalchemy_suite/run.py
 
-test: lint typecheck pytest aiosqlite-suite
+test: lint typecheck docs pytest aiosqlite-suite
 
 # The reliability scenarios at full size (make test runs them reduced); figures in build/stress-report.md
 stress: $(STAMP)
 	AIOLITE_STRESS=full $(PY) -m pytest tests/stress -q --timeout=1800
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build/site

@@ -17,6 +17,9 @@ SQLite errors are APSW's exception classes, re-exported here unchanged.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from apsw import (
     AbortError,
     AuthError,
@@ -84,12 +87,24 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._frameworks import current_time
-from ._kv.store import KV
-from ._pool.group_commit import WriteResult
-from ._pool.opening import PoolOpener, open_pool
-from ._pool.pool import Pool, PoolStats
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from ._kv.store import KV
+    from ._pool.group_commit import WriteResult
+    from ._pool.opening import PoolOpener, open_pool
+    from ._pool.pool import Pool, PoolStats
+
+_LAZY = {
+    "KV": "._kv.store",
+    "WriteResult": "._pool.group_commit",
+    "PoolOpener": "._pool.opening",
+    "open_pool": "._pool.opening",
+    "Pool": "._pool.pool",
+    "PoolStats": "._pool.pool",
+}
+"""Public names whose layers load on first use: a program that only connects
+does not pay for the pool and the KV store at start-up (see :func:`__getattr__`)."""
 
 __all__ = [
     "KV",
@@ -195,4 +210,23 @@ def _publish(names: list[str]) -> None:
                 function.__module__ = __name__
 
 
-_publish(__all__)
+_publish([name for name in __all__ if name not in _LAZY])
+
+
+def __getattr__(name: str) -> Any:
+    """Load the pool and KV layers when one of their names is first used (PEP 562).
+
+    ``import aiolite`` then costs about what ``import aiosqlite`` does;
+    ``aiolite.open_pool`` and ``from aiolite import KV`` work as if the
+    names had been there all along.
+    """
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = getattr(importlib.import_module(module, __name__), name)
+    _publish([name])
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

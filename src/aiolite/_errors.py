@@ -167,3 +167,20 @@ class PoolTimeout(AioliteError, TimeoutError):
     """
 
     __module__ = "aiolite"
+
+
+def missing_extra(what: str, package: str, extra: str) -> ModuleNotFoundError:
+    """The error for an optional dependency that is not installed.
+
+    Its message names the extra that installs it, so the fix is in the
+    traceback; it stays a ``ModuleNotFoundError`` whose ``name`` is the
+    missing package, so ``except ImportError`` around optional features
+    keeps working.
+
+    >>> print(missing_extra("the dialect", "sqlalchemy", "sqlalchemy"))
+    the dialect needs sqlalchemy, which is not installed: pip install "aiolite[sqlalchemy]"
+    """
+    return ModuleNotFoundError(
+        f'{what} needs {package}, which is not installed: pip install "aiolite[{extra}]"',
+        name=package,
+    )

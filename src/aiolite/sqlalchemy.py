@@ -23,10 +23,19 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_dbapi,
-    SQLiteDialect_aiosqlite,
-)
+from ._errors import missing_extra
+
+try:
+    from sqlalchemy.dialects.sqlite.aiosqlite import (
+        AsyncAdapt_aiosqlite_dbapi,
+        SQLiteDialect_aiosqlite,
+    )
+except ModuleNotFoundError as error:  # name the extra, not just the module
+    if (error.name or "").partition(".")[0] != "sqlalchemy":
+        raise
+    raise missing_extra(
+        "aiolite.sqlalchemy (the sqlite+aiolite dialect)", "sqlalchemy", "sqlalchemy"
+    ) from error
 
 __all__ = ["AioliteDialect", "dialect"]
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from .._version import __version__
 from . import runners
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiolite", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"aiolite {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     tour = commands.add_parser("tour", help="a guided run of every feature, printing each step")
     tour.add_argument(

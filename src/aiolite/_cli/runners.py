@@ -19,9 +19,12 @@ first used, so the tour runs with nothing else installed and
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
+
+from .._errors import missing_extra
 
 T = TypeVar("T")
 
@@ -48,6 +51,21 @@ def installed(framework: str) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in _NEEDS[framework])
 
 
+def require(framework: str) -> None:
+    """Import what ``framework`` needs, or fail naming the extra that installs it.
+
+    Each package is its own extra (``aiolite[trio]``, ``aiolite[uvloop]``,
+    ``aiolite[anyio]``), so the error says exactly what to ``pip install``.
+    """
+    for package in _NEEDS[framework]:
+        try:
+            importlib.import_module(package)
+        except ModuleNotFoundError as error:
+            if error.name != package:
+                raise
+            raise missing_extra(f"running under {framework}", package, package) from error
+
+
 def loop_of(framework: str) -> Literal["asyncio", "trio"]:
     """Whose event loop runs underneath: what aiolite itself detects and adapts to."""
     return "trio" if framework in TRIO_BASED else "asyncio"
@@ -61,6 +79,9 @@ def run(framework: str, function: Callable[[], Awaitable[T]]) -> T:
 
     if framework == "asyncio":
         return asyncio.run(main())
+    if framework not in _NEEDS:
+        raise ValueError(f"unknown framework {framework!r}; one of {', '.join(FRAMEWORKS)}")
+    require(framework)
     if framework == "uvloop":
         import uvloop
 
@@ -71,8 +92,6 @@ def run(framework: str, function: Callable[[], Awaitable[T]]) -> T:
 
         result: T = trio.run(main)
         return result
-    if framework not in ("anyio-asyncio", "anyio-trio"):
-        raise ValueError(f"unknown framework {framework!r}; one of {', '.join(FRAMEWORKS)}")
     import anyio
 
     outcome: T = anyio.run(main, backend=framework.removeprefix("anyio-"))

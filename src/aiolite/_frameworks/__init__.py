@@ -15,11 +15,14 @@ the :mod:`asyncio_bridge` module (``from aiolite._frameworks import
 asyncio_bridge``: futures, the running loop, settling a future from the
 worker thread); it is not imported here, so ``import aiolite`` does not
 load it.
+
+asyncio itself is imported when a connection first opens, not with
+``import aiolite``: an asyncio program has loaded it already, and a trio
+program never needs it, so importing aiolite stays cheap.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from ._base import Event, FrameworkAdapter, Timer
@@ -44,6 +47,8 @@ def current_adapter() -> FrameworkAdapter:
         from ._trio import TrioAdapter
 
         return TrioAdapter()
+    import asyncio
+
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -65,6 +70,8 @@ def current_time() -> float:
         import trio
 
         return trio.current_time()
+    import asyncio
+
     try:
         return asyncio.get_running_loop().time()
     except RuntimeError:

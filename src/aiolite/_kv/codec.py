@@ -38,6 +38,7 @@ open there.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Callable
@@ -45,10 +46,27 @@ from typing import Any
 
 from . import pieces
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
-    orjson = None  # type: ignore[assignment]
+orjson: Any = None
+"""The orjson module once a codec has looked for it, else None.
+
+It is imported when the first KV store opens, not with ``import aiolite``:
+it costs a few milliseconds of start-up that programs without a KV store
+should not pay.
+"""
+_looked_for_orjson = False
+
+
+def _have_orjson() -> bool:
+    """Import orjson on first use; whether it is installed."""
+    global orjson, _looked_for_orjson
+    if not _looked_for_orjson:
+        try:
+            orjson = importlib.import_module("orjson")
+        except ImportError:  # pragma: no cover - exercised by the stdlib codec tests
+            orjson = None
+        _looked_for_orjson = True
+    return orjson is not None
+
 
 LARGE = 32 * 1024
 """Stored values longer than this (characters or bytes) are encoded and decoded off the loop.
@@ -91,9 +109,9 @@ class Codec:
 
     def __init__(self, name: str | None = None) -> None:
         if name is None:
-            name = "orjson" if orjson is not None else "json"
+            name = "orjson" if _have_orjson() else "json"
         if name == "orjson":
-            if orjson is None:
+            if not _have_orjson():
                 raise ValueError("codec 'orjson' needs orjson: pip install 'aiolite[kv]'")
             self.dumps: Callable[[Any], str] = _orjson_dumps
             """JSON text of a value :meth:`encode` has checked: every encode's JSON work.
@@ -232,7 +250,7 @@ def _json_loads(text: str) -> Any:
 
 def _orjson_dumps(value: Any) -> str:
     try:
-        return orjson.dumps(value).decode()
+        text: str = orjson.dumps(value).decode()
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise TypeError(f"cannot be stored as JSON: {exc}") from None
@@ -242,6 +260,7 @@ def _orjson_dumps(value: Any) -> str:
         if type(value) is dict or type(value) is list:
             _check_tree(value, 0, True, _UNLIMITED)
         return _json_dumps(value)
+    return text
 
 
 def _orjson_loads(text: str) -> Any:

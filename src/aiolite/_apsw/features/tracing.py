@@ -12,12 +12,23 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import apsw
-import apsw.ext
 
 from ..core import CoreFront
+
+if TYPE_CHECKING:
+    import apsw.ext
+
+
+def _ext() -> Any:
+    """``apsw.ext``, imported when a block first asks for it: it pulls in json,
+    importlib.resources, tempfile and more (about a fifth of ``import aiolite``'s
+    time), which programs that never trace should not pay for."""
+    import apsw.ext
+
+    return apsw.ext
 
 
 def _enter(conn: apsw.Connection, manager: Any) -> Any:
@@ -77,7 +88,7 @@ class TracingMethods(CoreFront):
              Time: <seconds>  Changes: 1
         """
         conn = await self._core.apsw_connection()
-        tracer = apsw.ext.Trace(
+        tracer = _ext().Trace(
             file,
             db=conn,
             trigger=trigger,
@@ -113,6 +124,6 @@ class TracingMethods(CoreFront):
         True
         """
         conn = await self._core.apsw_connection()
-        usage = apsw.ext.ShowResourceUsage(file, db=conn, scope=scope, indent=indent)
+        usage = _ext().ShowResourceUsage(file, db=conn, scope=scope, indent=indent)
         async with self._in_worker(usage):
             yield usage

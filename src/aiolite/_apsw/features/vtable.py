@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from typing import TYPE_CHECKING, Any
 
 import apsw
-import apsw.ext
 
 from ..._engine import call_in_loop
 from ..arguments import require_str
@@ -29,6 +28,8 @@ from ..core import CoreFront
 from .callbacks import AsyncMethods, bridge, has_async_method
 
 if TYPE_CHECKING:
+    import apsw.ext
+
     from ..._engine import Engine
 
 _CURSOR_METHODS = ("Filter", "Eof", "Column", "ColumnNoChange", "Next", "Rowid", "Close")
@@ -138,7 +139,7 @@ class TableFunctionMethods(CoreFront):
         function: Callable[..., Iterable[Any]] | Callable[..., Any],
         *,
         columns: Sequence[str],
-        column_access: apsw.ext.VTColumnAccess = apsw.ext.VTColumnAccess.By_Index,
+        column_access: apsw.ext.VTColumnAccess | None = None,
         primary_key: int | None = None,
         eponymous_only: bool = False,
         repr_invalid: bool = False,
@@ -148,7 +149,8 @@ class TableFunctionMethods(CoreFront):
         ``function`` may be a generator, an async generator, or a (sync or
         async) function returning an iterable of rows; each row has one value
         per name in ``columns`` (a tuple, or a dict / object with
-        ``column_access`` ``By_Name`` / ``By_Attr``). Its parameters become
+        ``column_access`` ``By_Name`` / ``By_Attr``; the default, ``None``, is
+        ``apsw.ext.VTColumnAccess.By_Index``). Its parameters become
         hidden columns: pass them positionally, ``SELECT * FROM name(1, 2)``,
         or by ``WHERE param = value``. Without ``eponymous_only`` you may also
         ``CREATE VIRTUAL TABLE x USING name(...)``.
@@ -172,6 +174,10 @@ class TableFunctionMethods(CoreFront):
             raise TypeError("columns must be a sequence of column names (str)")
         if not columns:
             raise ValueError("a table function needs at least one column")
+        import apsw.ext  # here, not at import: apsw.ext is slow to load (see tracing.py)
+
+        if column_access is None:
+            column_access = apsw.ext.VTColumnAccess.By_Index
         if not isinstance(column_access, apsw.ext.VTColumnAccess):
             raise TypeError("column_access must be an apsw.ext.VTColumnAccess")
         rows = _sync_rows(self._core.engine, function)
@@ -196,6 +202,8 @@ def _make_virtual_module(
     eponymous_only: bool,
     repr_invalid: bool,
 ) -> None:
+    import apsw.ext
+
     apsw.ext.make_virtual_module(
         conn, name, rows, eponymous=True, eponymous_only=eponymous_only, repr_invalid=repr_invalid
     )

@@ -33,11 +33,12 @@ QUICK_FRAMEWORKS = ("asyncio", "trio")
 """What ``--quick`` measures when no ``--framework`` is given: the two loops the goals name."""
 
 _PACKAGES = {
-    "uvloop": "uvloop",
-    "trio": "trio",
-    "anyio-asyncio": "anyio",
-    "anyio-trio": "anyio and trio",
+    "uvloop": ("uvloop", "uvloop"),
+    "trio": ("trio", "trio"),
+    "anyio-asyncio": ("anyio", "anyio"),
+    "anyio-trio": ("anyio and trio", "anyio,trio"),
 }
+"""What each framework needs: the packages, and the extras that install them."""
 
 
 def framework_problems(frameworks: Sequence[str]) -> list[str]:
@@ -47,8 +48,11 @@ def framework_problems(frameworks: Sequence[str]) -> list[str]:
         if name not in runners.FRAMEWORKS:
             problems.append(f"unknown framework {name!r}; one of {', '.join(runners.FRAMEWORKS)}")
         elif not runners.installed(name):
-            needs = _PACKAGES.get(name, name)
-            problems.append(f"--framework {name} needs {needs}, which is not installed")
+            needs, extras = _PACKAGES.get(name, (name, name))
+            problems.append(
+                f"--framework {name} needs {needs}, which is not installed:"
+                f' pip install "aiolite[{extras}]"'
+            )
     return problems
 
 
