@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import apsw
 
-from ..._apsw import is_plain_rollback
+from ..._apsw import is_plain_rollback, open_blob
 from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
@@ -487,8 +487,8 @@ class Connection:
     def blobopen(
         self, table: str, column: str, row: int, /, *, readonly: bool = False, name: str = "main"
     ) -> Blob:
-        blob = self._call(self.check_open().blob_open, name, table, column, row, not readonly)
-        return Blob(self, blob)
+        conn = self.check_open()
+        return Blob(self, self._call(open_blob, conn, name, table, column, row, not readonly))
 
     def serialize(self, *, name: str = "main") -> bytes:
         image: bytes | None = self._call(self.check_open().serialize, name)
