@@ -33,6 +33,8 @@ Rows
 Blobs
     :func:`open_blob` and :func:`close_blob` (worker side: a blob whose
     close commits without holding the GIL), :class:`BlobHandle`.
+Images
+    :func:`in_memory_image` (a database image as ``deserialize`` can open it).
 Helpers
     :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
     :class:`Opener` (await it to open, or ``async with`` it to close too);
@@ -54,6 +56,7 @@ from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
 from .features.blob_commit import BlobHandle, close_blob, open_blob
 from .features.callbacks import bridge
+from .features.image import in_memory_image
 from .opening import OpenOptions, SetUp, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
@@ -76,6 +79,7 @@ __all__ = [
     "core_of",
     "execute_in_worker",
     "fetch_shaped",
+    "in_memory_image",
     "is_plain_rollback",
     "open_blob",
     "open_connection",
