@@ -32,6 +32,11 @@ Checks
 Rows
     :data:`RowFactory` (what a caller's ``row_factory`` may be) and
     :data:`CompiledFactory` (one compiled for a statement's columns).
+Blobs
+    :func:`open_blob` and :func:`close_blob` (worker side: a blob whose
+    close commits without holding the GIL), :class:`BlobHandle`.
+Images
+    :func:`in_memory_image` (a database image as ``deserialize`` can open it).
 Helpers
     :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
     :class:`Opener` (await it to open, or ``async with`` it to close too);
@@ -51,7 +56,9 @@ from .closing import AsyncClosing, Opener
 from .connection import Connection, open_connection
 from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
+from .features.blob_commit import BlobHandle, close_blob, open_blob
 from .features.callbacks import bridge
+from .features.image import in_memory_image
 from .opening import ChainedAuthorizer, OpenOptions, SetUp, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
@@ -60,6 +67,7 @@ from .transaction_control import is_plain_rollback, refuse_transaction_control
 __all__ = [
     "AsyncClosing",
     "Bindings",
+    "BlobHandle",
     "ChainedAuthorizer",
     "CompiledFactory",
     "Connection",
@@ -70,10 +78,13 @@ __all__ = [
     "RowFactory",
     "SetUp",
     "bridge",
+    "close_blob",
     "core_of",
     "execute_in_worker",
     "fetch_shaped",
+    "in_memory_image",
     "is_plain_rollback",
+    "open_blob",
     "open_connection",
     "open_here",
     "refuse_transaction_control",

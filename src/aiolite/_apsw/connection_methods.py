@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import apsw
 
+from .arguments import require_str
 from .core import CoreFront
 from .features.callbacks import bridge
+from .features.image import in_memory_image
 
 if TYPE_CHECKING:
     pass
@@ -97,12 +99,40 @@ class SQLiteMethods(CoreFront):
         await self._core.call(apsw.Connection.wal_autocheckpoint, n)
 
     async def serialize(self, name: str) -> bytes:
-        """The database ``name`` as the bytes of a database file."""
+        """The database ``name`` as the bytes of a database file.
+
+        A consistent snapshot (one read transaction), what the WAL holds
+        included. The image of a WAL database says WAL in its header:
+        written to a file, it opens as a WAL database; :meth:`deserialize`
+        takes it as it is.
+        """
         return await self._core.call(apsw.Connection.serialize, name)
 
-    async def deserialize(self, name: str, contents: bytes) -> None:
-        """Replace the database ``name`` with ``contents`` (bytes of a database file)."""
-        await self._core.call(apsw.Connection.deserialize, name, contents)
+    async def deserialize(self, name: str, contents: bytes | bytearray | memoryview) -> None:
+        """Replace the database ``name`` with an in-memory copy of ``contents``.
+
+        ``contents`` is the bytes of a database file: what :meth:`serialize`
+        gives, or a file read from disk. An in-memory database cannot be in
+        WAL mode, so the image of a WAL database (aiolite's default for
+        files) is taken as the same database in rollback-journal mode.
+
+        >>> import asyncio, aiolite, tempfile, os
+        >>> async def main(folder):
+        ...     async with aiolite.connect(os.path.join(folder, "app.db")) as db:
+        ...         await db.execute("CREATE TABLE t(x); INSERT INTO t VALUES ('kept')")
+        ...         image = await db.serialize("main")
+        ...     async with aiolite.connect(":memory:") as snapshot:
+        ...         await snapshot.deserialize("main", image)
+        ...         return await (await snapshot.execute("SELECT x FROM t")).get
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     asyncio.run(main(folder))
+        'kept'
+        """
+        require_str(name, "name")
+        image = in_memory_image(contents)
+        if not len(image):
+            raise ValueError("an empty image: deserialize needs the bytes of a database file")
+        await self._core.call(apsw.Connection.deserialize, name, image)
 
     async def data_version(self, schema: str | None = None) -> int:
         """A number that changes when another connection commits to the database."""

@@ -392,6 +392,18 @@ class Connection:
         blob = await self._tx.run(_requests.blobopen, conn, table, column, row, readonly, name)
         return Blob(self._tx, blob)
 
+    async def serialize(self, *, name: str = "main") -> bytes:
+        """The database ``name`` as the bytes of a database file, as
+        ``sqlite3.Connection.serialize`` (an aiolite addition)."""
+        image: bytes = await self._tx.run(partial(self._conn.serialize, name=name))
+        return image
+
+    async def deserialize(self, data: bytes, /, *, name: str = "main") -> None:
+        """Replace the database ``name`` with an in-memory copy of ``data``, as
+        ``sqlite3.Connection.deserialize`` (an aiolite addition). The image of a
+        WAL database works too: it is read as the same database in rollback-journal mode."""
+        await self._tx.run(partial(self._conn.deserialize, data, name=name))
+
     # --------------------------------------------------------------- attributes
 
     @property

@@ -3,6 +3,8 @@
 Reads, writes and reopening touch the database, so each is one request to
 the worker thread. ``seek``, ``tell`` and ``length`` only move or read the
 blob's own cursor and size, so they are plain calls, as in APSW's async mode.
+Closing may commit, and commits so that the event loop keeps running
+meanwhile (see :mod:`.blob_commit`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,12 @@ import apsw
 from ..arguments import require_str
 from ..closing import AsyncClosing
 from ..core import CoreFront
+from .blob_commit import BlobHandle, close_blob, open_blob
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from ..core import ConnectionCore
-
-
-def _open(
-    conn: apsw.Connection, database: str, table: str, column: str, rowid: int, writeable: bool
-) -> apsw.Blob:
-    return conn.blob_open(database, table, column, rowid, writeable)
 
 
 def _read(conn: apsw.Connection, blob: apsw.Blob, length: int) -> bytes:
@@ -43,14 +42,19 @@ def _reopen(conn: apsw.Connection, blob: apsw.Blob, rowid: int) -> None:
     blob.reopen(rowid)
 
 
-def _close(conn: apsw.Connection, blob: apsw.Blob, force: bool) -> None:
-    blob.close(force)
-
-
 class Blob(AsyncClosing):
     """An open blob: ``read``/``write`` are awaitable, ``seek``/``tell``/``length`` are not.
 
     Made by :meth:`Connection.blob_open`; close it with ``aclose()`` or ``async with``.
+
+    Outside a transaction, what a writable blob writes is committed when it
+    closes (when the last one closes, if several are open), as in SQLite;
+    if its ``async with`` block ends with an exception (a failed or
+    cancelled write included) it is rolled back instead, with everything
+    done on the connection since the blob opened (it was all one
+    transaction). Inside a transaction, closing commits nothing: the
+    transaction does. Either way the commit runs without holding the event
+    loop. Collected unclosed, a blob is closed and committed, as in APSW.
 
     >>> import asyncio, aiolite
     >>> async def main():
@@ -65,9 +69,11 @@ class Blob(AsyncClosing):
     (b'hello', 5, 16)
     """
 
-    def __init__(self, core: ConnectionCore, raw: apsw.Blob) -> None:
+    def __init__(self, core: ConnectionCore, handle: BlobHandle) -> None:
         self._core = core
-        self._raw = raw
+        self._handle = handle
+        self._raw = handle.raw
+        self._closed = False
 
     async def read(self, length: int = -1) -> bytes:
         """Up to ``length`` bytes from the current position (all that is left if -1)."""
@@ -100,11 +106,43 @@ class Blob(AsyncClosing):
         await self._core.call(_reopen, self._raw, rowid)
 
     async def aclose(self, force: bool = False) -> None:
-        """Close the blob (idempotent). Closing chooses when its writes are committed."""
-        if not self._core.engine.closed:
-            await self._core.call_cleanup(_close, self._raw, force)
+        """Close the blob (idempotent), committing its writes if it was opened outside a
+        transaction. ``force``: ignore an error the close reports."""
+        await self._close(True, force)
 
     close = aclose
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self._close(True, False)
+        else:  # the block failed: what the blob wrote goes too (the error is the block's)
+            await self._close(False, True)
+
+    async def _close(self, commit: bool, force: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        core = self._core
+        if core.engine.closed:
+            return  # closing the connection closed the blob
+        try:
+            await core.call_cleanup(close_blob, self._handle, commit, force)
+        except BaseException:
+            # Cancelled before the close ran (or it failed, and rolled back): leave
+            # no blob, and no transaction, open behind us. A no-op if it ran.
+            core.post(close_blob, self._handle, False, True)
+            raise
+
+    def __del__(self) -> None:
+        if not self._closed:
+            # Close it in the worker, as APSW would on collection (committing),
+            # never here while the worker may be using the connection.
+            self._core.post(close_blob, self._handle, True, True)
 
 
 class BlobMethods(CoreFront):
@@ -116,5 +154,5 @@ class BlobMethods(CoreFront):
             require_str(value, what)
         if not isinstance(rowid, int):
             raise TypeError(f"rowid must be an int, not {type(rowid).__name__}")
-        raw = await self._core.call(_open, database, table, column, rowid, writeable)
-        return Blob(self._core, raw)
+        handle = await self._core.call(open_blob, database, table, column, rowid, writeable)
+        return Blob(self._core, handle)

@@ -3,14 +3,17 @@
 An ``apsw.Session`` belongs to its connection, so every call that reads or
 changes it runs in that connection's worker thread. The conflict handler and
 filters of :meth:`Connection.apply_changeset` may be ``async def``.
-Changeset operations that need no connection (``apsw.Changeset.invert``,
-``concat``, ``iter``) are plain functions of bytes: call them directly.
+Changeset operations that need no connection (``invert``, ``concat``,
+``iter``) are plain functions of bytes: call them directly.
+:class:`Changeset` is ``apsw.Changeset`` whose ``apply`` also takes an
+aiolite connection, as APSW's async mode documents it:
+``await Changeset.apply(changes, db)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, overload
 
 import apsw
 
@@ -22,11 +25,6 @@ from .callbacks import bridge
 if TYPE_CHECKING:
     from ..connection import Connection
     from ..core import ConnectionCore
-
-
-Changeset = apsw.Changeset
-"""``apsw.Changeset``: ``invert``, ``concat`` and ``iter`` need no connection; for
-``apply`` use :meth:`Connection.apply_changeset`, which runs it in the worker."""
 
 
 def _new(conn: apsw.Connection, schema: str) -> apsw.Session:
@@ -181,3 +179,117 @@ def _abort_on_conflict(reason: int, change: apsw.TableChange) -> int:
 async def make_session(db: Connection[Any], schema: str = "main") -> Session:
     """``await db.session(schema)``, by the name APSW's async mode uses."""
     return await db.session(schema)
+
+
+class Changeset:
+    """``apsw.Changeset``, whose ``apply`` takes an aiolite connection too (and is then awaited).
+
+    ``invert``, ``concat``, ``iter`` and the ``_stream`` forms need no
+    connection: they are APSW's own, plain functions of bytes.
+
+    >>> import asyncio, aiolite
+    >>> async def main():
+    ...     async with aiolite.connect(":memory:") as db:
+    ...         await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, name)")
+    ...         async with await aiolite.make_session(db, "main") as session:
+    ...             await session.attach()
+    ...             await db.execute("INSERT INTO t VALUES (1, 'Ada')")
+    ...             changes = await session.changeset()
+    ...         await aiolite.Changeset.apply(aiolite.Changeset.invert(changes), db)
+    ...         return await (await db.execute("SELECT count(*) FROM t")).get
+    >>> asyncio.run(main())
+    0
+    """
+
+    @staticmethod
+    def invert(changeset: bytes | bytearray | memoryview) -> bytes:
+        """The changeset that undoes ``changeset``."""
+        return apsw.Changeset.invert(changeset)
+
+    @staticmethod
+    def invert_stream(changeset: apsw.SessionStreamInput, output: apsw.SessionStreamOutput) -> None:
+        apsw.Changeset.invert_stream(changeset, output)
+
+    @staticmethod
+    def concat(a: bytes | bytearray | memoryview, b: bytes | bytearray | memoryview) -> bytes:
+        """``a`` then ``b`` as one changeset."""
+        return apsw.Changeset.concat(a, b)
+
+    @staticmethod
+    def concat_stream(
+        a: apsw.SessionStreamInput, b: apsw.SessionStreamInput, output: apsw.SessionStreamOutput
+    ) -> None:
+        apsw.Changeset.concat_stream(a, b, output)
+
+    @staticmethod
+    def iter(changeset: apsw.ChangesetInput, *, flags: int = 0) -> Iterator[apsw.TableChange]:
+        """Each change of ``changeset``, as an ``apsw.TableChange``."""
+        return apsw.Changeset.iter(changeset, flags=flags)
+
+    @overload
+    @staticmethod
+    def apply(
+        changeset: bytes | bytearray | memoryview,
+        db: SessionMethods,
+        *,
+        filter: Callable[[str], Any] | None = None,
+        filter_change: Callable[[apsw.TableChange], Any] | None = None,
+        conflict: Callable[[int, apsw.TableChange], Any] | None = None,
+        flags: int = 0,
+        rebase: bool = False,
+    ) -> Awaitable[bytes | None]: ...
+
+    @overload
+    @staticmethod
+    def apply(
+        changeset: apsw.ChangesetInput,
+        db: apsw.Connection,
+        *,
+        filter: Callable[[str], bool] | None = None,
+        filter_change: Callable[[apsw.TableChange], bool] | None = None,
+        conflict: Callable[[int, apsw.TableChange], int] | None = None,
+        flags: int = 0,
+        rebase: bool = False,
+    ) -> bytes | None: ...
+
+    @staticmethod
+    def apply(
+        changeset: Any,
+        db: SessionMethods | apsw.Connection,
+        *,
+        filter: Callable[..., Any] | None = None,
+        filter_change: Callable[..., Any] | None = None,
+        conflict: Callable[..., Any] | None = None,
+        flags: int = 0,
+        rebase: bool = False,
+    ) -> Awaitable[bytes | None] | bytes | None:
+        """Apply ``changeset`` to ``db``: awaitable for an aiolite connection, where it is
+        :meth:`Connection.apply_changeset` (callbacks may be ``async def``); APSW's own
+        call for a plain ``apsw.Connection``.
+
+        ``conflict(reason, change)`` returns an ``apsw.SQLITE_CHANGESET_*``
+        action; without one, a conflict aborts (``apsw.AbortError``) and
+        nothing of the changeset is applied.
+        """
+        if isinstance(db, SessionMethods):
+            return db.apply_changeset(
+                changeset,
+                filter=filter,
+                filter_change=filter_change,
+                conflict=conflict,
+                flags=flags,
+                rebase=rebase,
+            )
+        if isinstance(db, apsw.Connection):
+            return apsw.Changeset.apply(
+                changeset,
+                db,
+                filter=filter,
+                filter_change=filter_change,
+                conflict=conflict,
+                flags=flags,
+                rebase=rebase,
+            )
+        raise TypeError(
+            f"db must be an aiolite Connection (or an apsw.Connection), not {type(db).__name__}"
+        )

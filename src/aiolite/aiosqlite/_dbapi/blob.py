@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from ..._apsw import BlobHandle, close_blob
 from .errors import translate
 
 if TYPE_CHECKING:
@@ -19,15 +20,15 @@ CLOSED_BLOB = "Cannot operate on a closed blob."
 class Blob:
     """``read``/``write``/``seek``/``tell``/``close``, ``len()`` and indexing, as sqlite3's."""
 
-    def __init__(self, connection: Connection, blob: apsw.Blob) -> None:
+    def __init__(self, connection: Connection, handle: BlobHandle) -> None:
         self._connection = connection
-        self._blob: apsw.Blob | None = blob
+        self._handle: BlobHandle | None = handle
 
     def _open(self) -> apsw.Blob:
         self._connection.check_open()
-        if self._blob is None:
+        if self._handle is None:
             raise sqlite3.ProgrammingError(CLOSED_BLOB)
-        return self._blob
+        return self._handle.raw
 
     def __len__(self) -> int:
         return self._open().length()
@@ -68,10 +69,15 @@ class Blob:
         return self._open().tell()
 
     def close(self) -> None:
-        blob, self._blob = self._blob, None
-        if blob is not None:
+        """Close; in autocommit, commit what was written, without holding the GIL meanwhile."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            conn = self._connection.apsw
             try:
-                blob.close()
+                if conn is None:  # the connection's close closed the blob
+                    handle.raw.close()
+                else:
+                    close_blob(conn, handle, True, False)
             except apsw.Error as exc:
                 raise translate(exc) from exc
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import apsw
 
-from ..._apsw import is_plain_rollback
+from ..._apsw import in_memory_image, is_plain_rollback, open_blob
 from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
@@ -456,7 +456,7 @@ class Connection:
             bridge = sqlite3.connect(":memory:")
             try:
                 if image:
-                    bridge.deserialize(image)
+                    bridge.deserialize(in_memory_image(image))
                 bridge.backup(target, pages=pages, progress=progress, sleep=sleep)
             finally:
                 bridge.close()
@@ -487,15 +487,17 @@ class Connection:
     def blobopen(
         self, table: str, column: str, row: int, /, *, readonly: bool = False, name: str = "main"
     ) -> Blob:
-        blob = self._call(self.check_open().blob_open, name, table, column, row, not readonly)
-        return Blob(self, blob)
+        conn = self.check_open()
+        return Blob(self, self._call(open_blob, conn, name, table, column, row, not readonly))
 
     def serialize(self, *, name: str = "main") -> bytes:
         image: bytes | None = self._call(self.check_open().serialize, name)
         return image or b""
 
     def deserialize(self, data: bytes, /, *, name: str = "main") -> None:
-        self._call(self.check_open().deserialize, name, bytes(data))
+        """As sqlite3's, but the image of a WAL database opens (in-memory databases
+        cannot be WAL: it is read as the same database in rollback-journal mode)."""
+        self._call(self.check_open().deserialize, name, in_memory_image(bytes(data)))
 
     def getlimit(self, category: int, /) -> int:
         return self._call(self.check_open().limit, category)  # type: ignore[no-any-return]
