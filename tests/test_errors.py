@@ -60,7 +60,7 @@ async def test_unbindable_value(fw: Framework) -> None:
             await db.execute("INSERT INTO t VALUES (?)", (object(),))
         with pytest.raises(TypeError):
             await db.execute("INSERT INTO t VALUES (:x)", {"x": object()})
-        assert not await db.in_transaction
+        assert not db.in_transaction
         await assert_usable(fw, db)
         assert await count_rows(db) == 0
 

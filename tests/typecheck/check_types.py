@@ -110,7 +110,7 @@ async def connection_methods(path: str) -> None:
         assert_type(await db.changes(), int)
         assert_type(await db.total_changes(), int)
         assert_type(await db.last_insert_rowid(), int)
-        assert_type(await db.in_transaction, bool)
+        assert_type(db.in_transaction, bool)
         assert_type(await db.pragma("journal_mode"), Any)
         assert_type(await db.run(count_rows, "t"), int)
         assert_type(await db.run(count_rows, "t", limit=5), int)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Generator, Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import apsw
 
 from .._errors import ConnectionClosedError
+from .awaitables import Deferred
 from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
 from .rows import Description as Description
@@ -125,13 +126,14 @@ class Cursor(AsyncClosing, Generic[RowT]):
             raise ConnectionClosedError("the connection is closed")
 
     @property
-    def get(self) -> Awaitable[Any]:
+    def get(self) -> Deferred[Any]:
         """The result with the least structure, as APSW's ``Cursor.get``.
 
         None for no rows; for one row, the row, or its only value if it is a
-        one-column tuple; for several rows, a list of those.
+        one-column tuple; for several rows, a list of those. Await it as APSW
+        spells it (``await cursor.get``) or as a call (``await cursor.get()``).
         """
-        return self._get()
+        return Deferred(self._get, "cursor.get")
 
     async def _get(self) -> Any:
         rows = await self.fetchall()
