@@ -343,6 +343,15 @@ def connect(
 def connect(
     database: str | os.PathLike[str],
     *,
+    row_factory: type[dict[Any, Any]],
+    **options: Unpack[ConnectOptions],
+) -> Connector[dict[str, Any]]: ...
+
+
+@overload
+def connect(
+    database: str | os.PathLike[str],
+    *,
     row_factory: RowFactory[RowT],
     **options: Unpack[ConnectOptions],
 ) -> Connector[RowT]: ...

@@ -27,7 +27,7 @@ writer plus ``max_workers - 1`` readers; ``lock_timeout`` is
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
@@ -108,7 +108,7 @@ class KV:
         else:
             raise ValueError(f"cache must be True, False or a positive int, not {cache!r}")
         self._bulk_load = bulk_load
-        self._pool: Pool | None = None
+        self._pool: Pool[tuple[Any, ...]] | None = None
         self._synchronous = str(synchronous).upper()
         self._want_inline = inline and _plain_file(self.path)
         self._inline: InlinePolicy | None = None
@@ -152,7 +152,7 @@ class KV:
         self._pool = pool
         return self
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, Self]:
         return self.open().__await__()
 
     async def __aenter__(self) -> Self:
@@ -178,7 +178,7 @@ class KV:
     aclose = close
 
     @property
-    def pool(self) -> Pool:
+    def pool(self) -> Pool[tuple[Any, ...]]:
         """The pool underneath, for SQL of your own on the same database."""
         if self._pool is None:
             raise RuntimeError("the KV store is not open: use 'async with aiolite.KV(...)'")

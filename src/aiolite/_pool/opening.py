@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from math import inf
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from .._apsw import Connection, Opener, SetUp, open_connection
 from .pool import Pool, core_of_pool
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
     from .._apsw import RowFactory
 
 Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+RowT = TypeVar("RowT")
 
 
 def _is_memory(path: str) -> bool:
     return path in ("", ":memory:") or (path.startswith("file:") and "mode=memory" in path)
 
 
-class PoolOpener(Opener[Pool]):
+class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
     __slots__ = ("_options", "_path")
@@ -36,11 +37,11 @@ class PoolOpener(Opener[Pool]):
         self._path = path
         self._options = options
 
-    async def _close(self, pool: Pool) -> None:
+    async def _close(self, pool: Pool[RowT]) -> None:
         with core_of_pool(pool).adapter.shield():
             await pool.close()
 
-    async def _open(self) -> Pool:
+    async def _open(self) -> Pool[RowT]:
         o = self._options
         memory = _is_memory(self._path)
         common: dict[str, Any] = {
@@ -59,8 +60,8 @@ class PoolOpener(Opener[Pool]):
             pragmas={"synchronous": o["synchronous"], **o["pragmas"]},
             wal_timeout=o["busy_timeout"],
         )
-        writer: Connection[Any] = await open_connection(self._path, writer_setup, **common)
-        readers: list[Connection[Any]] = []
+        writer: Connection[RowT] = await open_connection(self._path, writer_setup, **common)
+        readers: list[Connection[RowT]] = []
         if not memory:
             reader_setup = SetUp(
                 journal="keep", optimize=False, pragmas={**o["pragmas"], "query_only": True}
@@ -75,6 +76,54 @@ class PoolOpener(Opener[Pool]):
         return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
 
 
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: None = None,
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+) -> PoolOpener[tuple[Any, ...]]: ...
+
+
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: type[dict[Any, Any]],
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+) -> PoolOpener[dict[str, Any]]: ...
+
+
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: RowFactory[RowT],
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+) -> PoolOpener[RowT]: ...
+
+
 def open_pool(
     path: str | os.PathLike[str],
     *,
@@ -87,10 +136,14 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
-) -> PoolOpener:
+) -> PoolOpener[Any]:
     """Open a pool of one writer and ``readers`` reader connections on ``path``.
 
     Await it for the :class:`Pool`, or ``async with`` it to close at the end.
+    ``row_factory`` shapes every row the pool returns, as in
+    :func:`aiolite.connect`, and types them: ``Pool[User]`` for
+    ``row_factory=User``, ``Pool[dict[str, Any]]`` for ``dict``, and
+    ``Pool[tuple[Any, ...]]`` by default.
 
     acquire_timeout
         Seconds a call may wait for a connection in this process (None: no
