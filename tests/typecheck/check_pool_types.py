@@ -83,9 +83,9 @@ async def plain_flags(path: str) -> None:
 async def mistakes_the_checker_catches(path: str) -> None:
     async with aiolite.connect(path) as db:
         await db.in_transaction  # type: ignore[misc]
-    with aiolite.connect(path) as nope:  # type: ignore[attr-defined]
+    with aiolite.connect(path):  # type: ignore[attr-defined]
         pass
-    with aiolite.open_pool(path) as no_pool:  # type: ignore[attr-defined]
+    with aiolite.open_pool(path):  # type: ignore[attr-defined]
         pass
     aiolite.connect(path).execute("SELECT 1")  # type: ignore[attr-defined]
     aiolite.open_pool(path).fetchall("SELECT 1")  # type: ignore[attr-defined]
