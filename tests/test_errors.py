@@ -218,7 +218,7 @@ def test_connect_needs_no_event_loop_until_awaited(
 
     async def use() -> Any:
         async with connector as db:
-            assert db.framework == ("trio" if fw.kind == "trio" else "asyncio")
+            assert db.framework == ("uvloop" if fw.name == "uvloop" else fw.kind)
             return await (await db.execute("SELECT 42")).get
 
     assert fw.run(use) == 42

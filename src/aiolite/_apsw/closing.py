@@ -10,7 +10,9 @@ object; used with ``async with``, it also closes that object at the end.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+from .misuse import AsyncOnly, missing_attribute
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AsyncClosing:
+class AsyncClosing(AsyncOnly):
     """``async with obj:`` gives ``obj`` and awaits ``obj.aclose()`` at the end."""
 
     async def aclose(self) -> None:
@@ -36,15 +38,25 @@ class AsyncClosing:
         await self.aclose()
 
 
-class Opener(Generic[T]):
+class Opener(AsyncOnly, Generic[T]):
     """Await it for the opened object, or ``async with`` it to have that object closed at the end.
 
     Subclasses say how to open (``_open``) and how to close what they
     opened (``_close``, shielded from cancellation, so that a cancelled
-    block still closes it).
+    block still closes it), and what they open (``_opens``, ``_opened_by``,
+    ``_opens_also``), so that using one as the opened object (a forgotten
+    ``await``) says so.
     """
 
     __slots__ = ("_opened",)
+    _opens: ClassVar[type] = object
+    _opened_by: ClassVar[str] = "it"
+    _opens_also: ClassVar[frozenset[str]] = frozenset()
+
+    if not TYPE_CHECKING:  # a checker must go on flagging the missing ``await``
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, self._opens, self._opened_by, self._opens_also)
 
     def __init__(self) -> None:
         self._opened: T | None = None

@@ -42,6 +42,7 @@ from .features.hooks import HookMethods
 from .features.session import SessionMethods
 from .features.tracing import TracingMethods
 from .features.vtable import TableFunctionMethods
+from .misuse import AsyncOnly
 from .rows import RowFactory, compile_row_factory
 from .transaction import Transaction, TransactionMode
 
@@ -105,7 +106,14 @@ class ConnectOptions(TypedDict, total=False):
     inline: bool
 
 
+CONNECTION_ATTRIBUTES = frozenset(
+    ("filename", "filename_journal", "filename_wal", "open_flags", "open_vfs", "framework")
+)
+"""The attributes a :class:`Connection` sets in ``__init__`` (no class attribute tells)."""
+
+
 class Connection(
+    AsyncOnly,
     SQLiteMethods,
     FunctionMethods,
     HookMethods,
@@ -135,8 +143,10 @@ class Connection(
         """The ``apsw.SQLITE_OPEN_*`` flags the database was opened with."""
         self.open_vfs: str = opened.open_vfs
         """The name of the VFS the database was opened with."""
-        self.framework: str = core.adapter.name
-        """``"asyncio"`` (uvloop and anyio's asyncio backend included) or ``"trio"``."""
+        self.framework: str = core.adapter.loop_name
+        """``"asyncio"`` (anyio's asyncio backend included), ``"uvloop"`` or ``"trio"``
+        (anyio's trio backend included): for people; aiolite itself never keys off it."""
+        core.filename = opened.filename
 
     @property
     def closed(self) -> bool:
@@ -275,13 +285,18 @@ class Connection(
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<aiolite.Connection {self.filename or ':memory:'!r} {state} ({self.framework})>"
+        if self.in_transaction:
+            state += ", in transaction"
+        return f"<aiolite.Connection {self._core.describe()} {state} ({self.framework})>"
 
 
 class Connector(Opener[Connection[RowT]]):
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
     __slots__ = ("_database", "_options", "_row_factory", "_setup")
+    _opens = Connection
+    _opened_by = "aiolite.connect(...)"
+    _opens_also = CONNECTION_ATTRIBUTES
 
     def __init__(
         self,
@@ -295,6 +310,10 @@ class Connector(Opener[Connection[RowT]]):
         self._options = options
         self._row_factory = row_factory
         self._setup = setup
+
+    def __repr__(self) -> str:
+        state = "opened" if self._opened is not None else "not awaited yet"
+        return f"<aiolite.Connector for {self._database!r} ({state})>"
 
     async def _close(self, connection: Connection[RowT]) -> None:
         with core_of(connection).adapter.shield():

@@ -65,6 +65,7 @@ class ConnectionCore:
         "adapter",
         "busy",
         "engine",
+        "filename",
         "gate",
         "guard",
         "inline",
@@ -99,6 +100,12 @@ class ConnectionCore:
         """aiolite's busy wait on this connection (``set_busy_handler(None)`` puts it back)."""
         self.gate = TransactionGate(adapter)
         self.guard = TransactionGuard(engine)
+        self.filename = ""
+        """The database file's path, for reprs ("" for memory; set once it is known)."""
+
+    def describe(self) -> str:
+        """The database as a repr names it."""
+        return repr(self.filename or ":memory:")
 
     # ------------------------------------------------------------------ requests
 

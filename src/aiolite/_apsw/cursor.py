@@ -23,6 +23,7 @@ from .._errors import ConnectionClosedError
 from .awaitables import Deferred
 from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
+from .misuse import AsyncOnly, missing_attribute
 from .rows import Description as Description
 
 if TYPE_CHECKING:
@@ -176,6 +177,15 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._done = done
         return rows
 
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        else:
+            more = "done" if self._done else "more to fetch"
+            count = len(self._rows)
+            state = f"{count} row{'' if count == 1 else 's'} buffered, {more}"
+        return f"<aiolite.Cursor on {self._core.describe()} {state}>"
+
     def __del__(self) -> None:
         if self._execution.raw is not None:
             # Hand the APSW cursor to the worker to close: it must never be
@@ -183,7 +193,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
             self._core.post(close_in_worker, self._execution)
 
 
-class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
+class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
     """What ``execute`` returns: await it, iterate it, or use it with ``async with``.
 
     * ``cursor = await db.execute(sql)`` runs the statement and gives the cursor;
@@ -275,6 +285,24 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
         if self._cursor is not None:
             await self._cursor.aclose()
 
+    @property
+    def __name__(self) -> str:
+        """What asyncio calls it in a task's repr (a coroutine's function name otherwise)."""
+        call = "executemany" if self._many else "execute"
+        return f"{call}({_short(self._sql)})"
+
+    def __repr__(self) -> str:
+        if self._cursor is not None:
+            state = "done"
+        else:
+            state = "running" if self._started else "not run yet"
+        return f"<aiolite.PendingCursor {self.__name__} {state}>"
+
+    if not TYPE_CHECKING:  # a checker must go on flagging the missing ``await``
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, Cursor, "db.execute(...)")
+
     def __del__(self) -> None:
         if not self._started:
             warnings.warn(
@@ -283,3 +311,8 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def _short(sql: str, limit: int = 60) -> str:
+    text = " ".join(sql.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import apsw
 
+from .misuse import AsyncOnly
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -161,7 +163,7 @@ def _roll_back(conn: apsw.Connection, savepoint: str | None) -> None:
         conn.execute(f"ROLLBACK TO {savepoint}; RELEASE {savepoint}")
 
 
-class Transaction:
+class Transaction(AsyncOnly):
     """One ``async with`` transaction block on a connection.
 
     >>> import asyncio, aiolite
@@ -229,6 +231,13 @@ class Transaction:
                     await engine.submit(finish_in_worker, *finish, False, cancellable=False)
         finally:
             self._release()
+
+    def __repr__(self) -> str:
+        if self._name not in self._core.guard.blocks:  # (a snapshot of the worker's list)
+            state = "not open"
+        else:
+            state = f"open, savepoint {self._savepoint}" if self._savepoint else "open"
+        return f"<aiolite.Transaction {self._mode} on {self._core.describe()} {state}>"
 
     def _release(self) -> None:
         hold, self._hold = self._hold, None

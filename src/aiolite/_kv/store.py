@@ -30,6 +30,7 @@ import os
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from .._apsw import AsyncOnly
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
 from .cache import Cache, Hook
 from .codec import Codec, check_key
@@ -48,7 +49,7 @@ def _plain_file(path: str) -> bool:
     return path not in ("", ":memory:") and not path.startswith("file:")
 
 
-class KV:
+class KV(AsyncOnly):
     """A persistent dict of ``str`` keys to JSON values or ``bytes``, used with ``await``.
 
     >>> import asyncio, aiolite, tempfile, os

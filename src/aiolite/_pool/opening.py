@@ -31,11 +31,18 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
     __slots__ = ("_options", "_path")
+    _opens = Pool
+    _opened_by = "aiolite.open_pool(...)"
+    _opens_also = frozenset(("path", "close_timeout"))
 
     def __init__(self, path: str, options: dict[str, Any]) -> None:
         super().__init__()
         self._path = path
         self._options = options
+
+    def __repr__(self) -> str:
+        state = "opened" if self._opened is not None else "not awaited yet"
+        return f"<aiolite.PoolOpener for {self._path!r} ({state})>"
 
     async def _close(self, pool: Pool[RowT]) -> None:
         with core_of_pool(pool).adapter.shield():

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import apsw
 
-from .._apsw import Bindings, Connection, core_of
+from .._apsw import AsyncOnly, Bindings, Connection, core_of
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
 from .readers import Readers, fetch, fetch_shared
@@ -75,7 +75,7 @@ class PoolStats:
     closed: bool
 
 
-class Pool(Generic[RowT]):
+class Pool(AsyncOnly, Generic[RowT]):
     """One writer and N reader connections to one database file.
 
     Made by :func:`aiolite.open_pool`; use it with ``async with``. Its rows

@@ -106,6 +106,13 @@ class Blob(AsyncClosing):
 
     close = aclose
 
+    def __repr__(self) -> str:
+        try:
+            where = f"{self._raw.tell()} of {self._raw.length()} bytes"
+        except Exception:  # closed, or its connection is
+            where = "closed"
+        return f"<aiolite.Blob on {self._core.describe()} {where}>"
+
 
 class BlobMethods(CoreFront):
     async def blob_open(
