@@ -28,6 +28,7 @@ from typing import (
 
 import apsw
 
+from .. import _logging
 from .._engine import Engine
 from .._frameworks import current_adapter
 from . import opening as _opening
@@ -44,6 +45,7 @@ from .features.tracing import TracingMethods
 from .features.vtable import TableFunctionMethods
 from .misuse import AsyncOnly
 from .rows import RowFactory, compile_row_factory
+from .statement_log import StatementLog
 from .transaction import Transaction, TransactionMode
 
 if TYPE_CHECKING:
@@ -91,6 +93,11 @@ class ConnectOptions(TypedDict, total=False):
         saving the thread round trip. Past half a millisecond it is abandoned
         before changing anything and re-run in the worker. Connections with
         callbacks (or after ``run``) keep everything in the worker.
+    slow_query
+        Seconds: a statement that takes longer is logged at WARNING on the
+        ``aiolite.sql`` logger. None (default): no threshold. (Every
+        statement is logged at DEBUG there when that logger is enabled for
+        DEBUG as the connection opens; see :mod:`aiolite._logging`.)
     """
 
     flags: int
@@ -104,6 +111,7 @@ class ConnectOptions(TypedDict, total=False):
     check_progress_steps: int | None
     statement_cache_size: int
     inline: bool
+    slow_query: float | None
 
 
 CONNECTION_ATTRIBUTES = frozenset(
@@ -281,6 +289,7 @@ class Connection(
                 stacklevel=2,
                 source=self,
             )
+            _logging.unclosed(_logging.connection, f"connection to {self.filename or 'memory'!r}")
             engine.stop(timeout=None)
 
     def __repr__(self) -> str:
@@ -325,6 +334,11 @@ class Connector(Opener[Connection[RowT]]):
         max_batch = options.pop("max_batch", 4096)
         steps = options.pop("check_progress_steps", None)
         inline = bool(options.pop("inline", True))
+        slow_query = options.pop("slow_query", None)
+        if slow_query is not None and (
+            not isinstance(slow_query, int | float) or not slow_query >= 0
+        ):
+            raise ValueError(f"slow_query must be >= 0 seconds or None, not {slow_query!r}")
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         if not isinstance(max_batch, int) or max_batch < prefetch:
@@ -349,6 +363,7 @@ class Connector(Opener[Connection[RowT]]):
             engine.keep_in_worker()  # a Python VFS's methods must run in the worker
         max_batch = min(max_batch, 1 << 20)
         core = ConnectionCore(engine, adapter, factory, prefetch, max_batch, inline, busy)
+        core.log = StatementLog.for_connection(opened.filename, slow_query)
         return Connection(core, opened)
 
 

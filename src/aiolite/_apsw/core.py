@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .._frameworks import FrameworkAdapter
     from .busy import BusyWaiter
     from .rows import CompiledFactory
+    from .statement_log import StatementLog
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -69,6 +70,7 @@ class ConnectionCore:
         "gate",
         "guard",
         "inline",
+        "log",
         "max_batch",
         "prefetch",
         "row_factory",
@@ -100,6 +102,8 @@ class ConnectionCore:
         """aiolite's busy wait on this connection (``set_busy_handler(None)`` puts it back)."""
         self.gate = TransactionGate(adapter)
         self.guard = TransactionGuard(engine)
+        self.log: StatementLog | None = None
+        """Times and logs statements, when that was asked for at open (else None)."""
         self.filename = ""
         """The database file's path, for reprs ("" for memory; set once it is known)."""
 
@@ -165,7 +169,10 @@ class ConnectionCore:
 
         The statement is closed in the same run, whatever it had left.
         """
-        _, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        if self.log is None:
+            _, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        else:
+            _, rows, _ = await self.log.execute(self, sql, bindings, False, limit, True)
         return rows[:limit]
 
     async def execute(

@@ -240,9 +240,14 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
         self._started = True
         if self._cursor is None:
             core = self._core
-            execution, rows, done = await core.execute(
-                self._sql, self._bindings, self._many, core.prefetch
-            )
+            if core.log is None:
+                execution, rows, done = await core.execute(
+                    self._sql, self._bindings, self._many, core.prefetch
+                )
+            else:
+                execution, rows, done = await core.log.execute(
+                    core, self._sql, self._bindings, self._many, core.prefetch
+                )
             self._cursor = Cursor(self._connection, core, execution, rows, done)
         return self._cursor
 

@@ -30,6 +30,7 @@ import os
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from .. import _logging
 from .._apsw import AsyncOnly
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
 from .cache import Cache, Hook
@@ -419,6 +420,11 @@ class KV(AsyncOnly):
     aitems = items
     batch_update = update
     batch_delete = delete_many
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None and not pool.closed:
+            _logging.unclosed(_logging.kv, f"KV store on {self.path!r}")
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None and not self._pool.closed else "not open"

@@ -55,6 +55,7 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
             "busy_timeout": o["busy_timeout"],
             "row_factory": o["row_factory"],
             "vfs": o["vfs"],
+            "slow_query": o["slow_query"],
         }
         if o["check_progress_steps"] is not None:
             common["check_progress_steps"] = o["check_progress_steps"]
@@ -96,6 +97,7 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
+    slow_query: float | None = None,
 ) -> PoolOpener[tuple[Any, ...]]: ...
 
 
@@ -112,6 +114,7 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
+    slow_query: float | None = None,
 ) -> PoolOpener[dict[str, Any]]: ...
 
 
@@ -128,6 +131,7 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
+    slow_query: float | None = None,
 ) -> PoolOpener[RowT]: ...
 
 
@@ -143,6 +147,7 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
+    slow_query: float | None = None,
 ) -> PoolOpener[Any]:
     """Open a pool of one writer and ``readers`` reader connections on ``path``.
 
@@ -175,6 +180,10 @@ def open_pool(
     vfs
         The name of a registered VFS (an :class:`aiolite.VFS`, say) that
         every connection of the pool opens the file with; None: SQLite's default.
+    slow_query
+        Seconds: a read (or a statement run in a ``pool.writer()`` or
+        ``pool.reader()`` block) that takes longer is logged at WARNING on
+        ``aiolite.sql``; as in :func:`aiolite.connect`.
     """
     if not isinstance(readers, int) or isinstance(readers, bool) or readers < 0:
         raise ValueError(f"readers must be an int >= 0, not {readers!r}")
@@ -199,6 +208,7 @@ def open_pool(
         "pragmas": dict(pragmas or {}),
         "check_progress_steps": check_progress_steps,
         "vfs": vfs,
+        "slow_query": slow_query,
     }
     if isinstance(path, str | os.PathLike):
         return PoolOpener(os.fspath(path), options)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import apsw
 
+from .. import _logging
 from .._apsw import AsyncOnly, Bindings, Connection, core_of
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
@@ -371,6 +372,10 @@ class Pool(AsyncOnly, Generic[RowT]):
     ) -> None:
         with self._adapter.shield():
             await self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closing", True):
+            _logging.unclosed(_logging.pool, f"pool on {self.path or ':memory:'!r}")
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
