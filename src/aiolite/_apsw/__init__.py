@@ -34,8 +34,8 @@ Helpers
     :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
     :class:`Opener` (await it to open, or ``async with`` it to close too);
     :class:`AsyncOnly` (a plain ``with`` says to use ``async with``) and
-    :func:`missing_attribute` (an AttributeError that asks "did you forget
-    to await?");
+    :func:`hint_forgotten_await` (names that ask "did you forget to
+    await?");
     :func:`bridge` (a user's callback as SQLite can call it in the worker:
     an ``async def`` one runs in the loop).
 
@@ -53,7 +53,7 @@ from .connection import Connection, open_connection
 from .core import Bindings, ConnectionCore, core_of
 from .execution import Execution, execute_in_worker
 from .features.callbacks import bridge
-from .misuse import AsyncOnly, missing_attribute
+from .misuse import AsyncOnly, hint_forgotten_await
 from .opening import OpenOptions, SetUp, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
@@ -75,8 +75,8 @@ __all__ = [
     "core_of",
     "execute_in_worker",
     "fetch_shaped",
+    "hint_forgotten_await",
     "is_plain_rollback",
-    "missing_attribute",
     "open_connection",
     "open_here",
     "refuse_transaction_control",

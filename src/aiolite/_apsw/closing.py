@@ -10,9 +10,9 @@ object; used with ``async with``, it also closes that object at the end.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from .misuse import AsyncOnly, missing_attribute
+from .misuse import AsyncOnly
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -43,20 +43,13 @@ class Opener(AsyncOnly, Generic[T]):
 
     Subclasses say how to open (``_open``) and how to close what they
     opened (``_close``, shielded from cancellation, so that a cancelled
-    block still closes it), and what they open (``_opens``, ``_opened_by``,
-    ``_opens_also``), so that using one as the opened object (a forgotten
-    ``await``) says so.
+    block still closes it). Each subclass is also given, with
+    :func:`~aiolite._apsw.misuse.hint_forgotten_await`, the names of what it
+    opens, so that using one as the opened object (a forgotten ``await``)
+    says so.
     """
 
     __slots__ = ("_opened",)
-    _opens: ClassVar[type] = object
-    _opened_by: ClassVar[str] = "it"
-    _opens_also: ClassVar[frozenset[str]] = frozenset()
-
-    if not TYPE_CHECKING:  # a checker must go on flagging the missing ``await``
-
-        def __getattr__(self, name: str) -> Any:
-            raise missing_attribute(self, name, self._opens, self._opened_by, self._opens_also)
 
     def __init__(self) -> None:
         self._opened: T | None = None

@@ -43,7 +43,7 @@ from .features.hooks import HookMethods
 from .features.session import SessionMethods
 from .features.tracing import TracingMethods
 from .features.vtable import TableFunctionMethods
-from .misuse import AsyncOnly
+from .misuse import AsyncOnly, hint_forgotten_await
 from .rows import RowFactory, compile_row_factory
 from .statement_log import StatementLog
 from .transaction import Transaction, TransactionMode
@@ -303,9 +303,6 @@ class Connector(Opener[Connection[RowT]]):
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
     __slots__ = ("_database", "_options", "_row_factory", "_setup")
-    _opens = Connection
-    _opened_by = "aiolite.connect(...)"
-    _opens_also = CONNECTION_ATTRIBUTES
 
     def __init__(
         self,
@@ -365,6 +362,9 @@ class Connector(Opener[Connection[RowT]]):
         core = ConnectionCore(engine, adapter, factory, prefetch, max_batch, inline, busy)
         core.log = StatementLog.for_connection(opened.filename, slow_query)
         return Connection(core, opened)
+
+
+hint_forgotten_await(Connector, Connection, "aiolite.connect(...)", CONNECTION_ATTRIBUTES)
 
 
 @overload

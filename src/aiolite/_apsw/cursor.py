@@ -23,7 +23,7 @@ from .._errors import ConnectionClosedError
 from .awaitables import Deferred
 from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
-from .misuse import AsyncOnly, missing_attribute
+from .misuse import AsyncOnly, hint_forgotten_await
 from .rows import Description as Description
 
 if TYPE_CHECKING:
@@ -303,11 +303,6 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
             state = "running" if self._started else "not run yet"
         return f"<aiolite.PendingCursor {self.__name__} {state}>"
 
-    if not TYPE_CHECKING:  # a checker must go on flagging the missing ``await``
-
-        def __getattr__(self, name: str) -> Any:
-            raise missing_attribute(self, name, Cursor, "db.execute(...)")
-
     def __del__(self) -> None:
         if not self._started:
             warnings.warn(
@@ -316,6 +311,9 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+hint_forgotten_await(PendingCursor, Cursor, "db.execute(...)")
 
 
 def _short(sql: str, limit: int = 60) -> str:

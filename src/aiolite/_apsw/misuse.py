@@ -11,7 +11,39 @@ These helpers are only seen at run time (hidden from type checkers under
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+
+def hint_forgotten_await(cls: type, target: type, how: str, also: Iterable[str] = ()) -> None:
+    """Make ``cls().name`` ask "did you forget to await?" for each public name of ``target``.
+
+    ``cls`` is what ``how`` returns unawaited; ``target`` is what awaiting it
+    gives. Each name ``target`` has and ``cls`` has not becomes a descriptor
+    of ``cls`` that raises :func:`missing_attribute`'s error. Descriptors, not
+    ``__getattr__``: a class with ``__getattr__`` pays for it on *every*
+    attribute read, and these objects are on the hot path of every query.
+    ``hasattr`` still answers False for them, and nothing else changes.
+    """
+    names = {name for name in dir(target) if not name.startswith("_")} | set(also)
+    for name in sorted(names):
+        if not hasattr(cls, name):
+            setattr(cls, name, _ForgottenAwait(name, target, how))
+
+
+class _ForgottenAwait:
+    """A name of what ``how`` gives, looked up on what it returns before being awaited."""
+
+    __slots__ = ("_how", "_name", "_target")
+
+    def __init__(self, name: str, target: type, how: str) -> None:
+        self._name = name
+        self._target = target
+        self._how = how
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self  # (the class itself: documentation tools, dir())
+        raise missing_attribute(obj, self._name, self._target, self._how, (self._name,))
 
 
 def missing_attribute(

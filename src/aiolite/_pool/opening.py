@@ -13,7 +13,7 @@ import os
 from math import inf
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
-from .._apsw import Connection, Opener, SetUp, open_connection
+from .._apsw import Connection, Opener, SetUp, hint_forgotten_await, open_connection
 from .pool import Pool, core_of_pool
 
 if TYPE_CHECKING:
@@ -31,9 +31,6 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
     __slots__ = ("_options", "_path")
-    _opens = Pool
-    _opened_by = "aiolite.open_pool(...)"
-    _opens_also = frozenset(("path", "close_timeout"))
 
     def __init__(self, path: str, options: dict[str, Any]) -> None:
         super().__init__()
@@ -82,6 +79,9 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
                     await conn.close()
                 raise
         return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
+
+
+hint_forgotten_await(PoolOpener, Pool, "aiolite.open_pool(...)", ("path", "close_timeout"))
 
 
 @overload
