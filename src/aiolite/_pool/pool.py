@@ -374,8 +374,9 @@ class Pool(AsyncOnly, Generic[RowT]):
             await self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "_closing", True):
-            _logging.unclosed(_logging.pool, f"pool on {self.path or ':memory:'!r}")
+        if not getattr(self, "_closing", True):  # (True: __init__ never got that far)
+            path = getattr(self, "path", "") or ":memory:"
+            _logging.unclosed(_logging.pool, f"pool on {path!r}")
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
