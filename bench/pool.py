@@ -33,7 +33,7 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, x INTEGER, payloa
 
 
 async def pool_inserts(path: str, n: int, synchronous: str) -> float:
-    async with aiolite.open_pool(path, readers=1, synchronous=synchronous) as pool:  # type: ignore[arg-type]
+    async with aiolite.open_pool(path, readers=1, synchronous=synchronous) as pool:  # type: ignore[call-overload]
         await pool.execute(SCHEMA)
         return await rate(
             n, lambda: asyncio.gather(*(pool.execute(INSERT, (i, "x" * 40)) for i in range(n)))

@@ -27,11 +27,11 @@ async def test_change_counters_and_rowids(fw: Framework) -> None:
 async def test_transaction_state(fw: Framework) -> None:
     async with aiolite.connect(":memory:") as db:
         await db.execute("CREATE TABLE t(x)")
-        assert await db.in_transaction is False
+        assert db.in_transaction is False
         assert await db.get_autocommit() is True
         assert await db.txn_state() == apsw.SQLITE_TXN_NONE
         async with db.transaction("immediate"):
-            assert await db.in_transaction is True
+            assert db.in_transaction is True
             assert await db.get_autocommit() is False
             assert await db.txn_state("main") == apsw.SQLITE_TXN_WRITE
 

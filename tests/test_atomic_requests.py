@@ -66,7 +66,7 @@ async def test_failing_executemany_leaves_nothing(
             with pytest.raises(aiolite.ConstraintError):
                 await db.executemany("INSERT INTO t VALUES (?)", rows_then_duplicate(50))
             assert await count_rows(other) == 0
-            assert not await db.in_transaction
+            assert not db.in_transaction
         # Anything that fails part way counts, not only SQLite errors.
         with pytest.raises(TypeError):
             await db.executemany("INSERT INTO t VALUES (?)", [(1,), (2,), (object(),)])
@@ -109,7 +109,7 @@ async def test_stopped_executemany_leaves_nothing(fw: Framework, tmp_path: Path,
             with deadline_in(RUNS_FOR), pytest.raises(aiolite.DeadlineExceeded):
                 await db.executemany("INSERT INTO t VALUES (?)", endless_rows())
         assert await count_rows(other) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         await db.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
         assert await values(other) == [1, 2]
 
@@ -190,7 +190,7 @@ async def test_executemany_refuses_transaction_control(fw: Framework, tmp_path: 
                 await db.executemany(sql, rows)
             assert isinstance(raised.value, apsw.SQLError)
         assert await count_rows(other) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         # A script of ordinary statements is fine, all of it or none of it.
         script = "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)"  # a binding each
         await db.executemany(script, [(1, 101), (2, 102)])
@@ -210,14 +210,14 @@ async def test_executemany_on_read_only_connections(fw: Framework, tmp_path: Pat
         assert await found.fetchall() == [(10,), (20,)]
         with pytest.raises(aiolite.ReadOnlyError):
             await db.executemany("INSERT INTO t VALUES (?)", [(3,)])
-        assert not await db.in_transaction
+        assert not db.in_transaction
         await assert_usable(fw, db)
     async with aiolite.open_pool(path, readers=1) as pool, pool.reader() as reader:
         found = await reader.executemany("SELECT x FROM t WHERE x = ?", [(2,), (1,)])
         assert await found.fetchall() == [(2,), (1,)]
         with pytest.raises(aiolite.ReadOnlyError):
             await reader.executemany("INSERT INTO t VALUES (?)", [(3,)])
-        assert not await reader.in_transaction
+        assert not reader.in_transaction
 
 
 # ------------------------------------------------------------------------ pool

@@ -42,7 +42,7 @@ async def test_pragma_and_plain_attributes(fw: Framework, tmp_path: Path) -> Non
         assert await db.pragma("user_version") == 7
         assert db.filename == path
         assert db.open_flags & apsw.SQLITE_OPEN_READWRITE
-        assert db.framework == ("trio" if fw.kind == "trio" else "asyncio")
+        assert db.framework == ("uvloop" if fw.name == "uvloop" else fw.kind)
 
 
 async def test_run_gets_the_sync_connection(fw: Framework) -> None:

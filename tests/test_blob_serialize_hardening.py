@@ -50,7 +50,7 @@ async def test_blob_close_commits_and_leaves_no_transaction(fw: Framework, tmp_p
         async with await db.blob_open("main", "files", "data", 1, True) as blob:
             await blob.write(b"abc")
         assert _committed(path) == b"abc"
-        assert not await db.in_transaction
+        assert not db.in_transaction
         await db.execute("INSERT INTO files VALUES (3, 'x')")  # autocommit as before
         with apsw.Connection(path) as other:
             assert other.execute("SELECT count(*) FROM files").get == 3
@@ -69,7 +69,7 @@ async def test_a_failed_blob_block_rolls_back(fw: Framework, tmp_path: Path) -> 
 
         with pytest.raises(ValueError, match="end"):
             await write_past_the_end()
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await _seen(db) == bytes(3)
     assert _committed(path) == bytes(3)
 
@@ -84,7 +84,7 @@ async def test_a_cancelled_blob_block_rolls_back(fw: Framework, tmp_path: Path) 
             async with fw.fail_after(0), blob:  # the write, then the close, are cancelled
                 await blob.write(b"def")
         assert await _seen(db) == bytes(3)
-        assert not await db.in_transaction
+        assert not db.in_transaction
     assert _committed(path) == bytes(3)
 
 
@@ -99,7 +99,7 @@ async def test_a_blob_inside_a_transaction_does_not_commit_it(
             async with db:
                 async with await db.blob_open("main", "files", "data", 1, True) as blob:
                     await blob.write(b"abc")
-                assert await db.in_transaction  # the close committed nothing
+                assert db.in_transaction  # the close committed nothing
                 assert _committed(path) == bytes(3)
                 raise RuntimeError("undo")
 
@@ -121,7 +121,7 @@ async def test_two_blobs_commit_when_the_last_closes(fw: Framework, tmp_path: Pa
         assert _committed(path, 1) == bytes(3)  # as in SQLite: the other write is in progress
         await second.aclose()
         assert (_committed(path, 1), _committed(path, 2)) == (b"one", b"two")
-        assert not await db.in_transaction
+        assert not db.in_transaction
 
 
 async def _close_while_a_reader_blocks_the_commit(fw: Framework, path: str, close: Any) -> None:
@@ -170,7 +170,7 @@ async def test_the_loop_runs_while_a_blob_commits(fw: Framework, tmp_path: Path)
         blob = await db.blob_open("main", "files", "data", 1, True)
         await blob.write(b"abc" * (SIZE // 3))
         await _close_while_a_reader_blocks_the_commit(fw, path, blob.aclose)
-        assert not await db.in_transaction
+        assert not db.in_transaction
     assert _committed(path) == b"abc"
 
 

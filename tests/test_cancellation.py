@@ -180,7 +180,7 @@ async def test_cancelled_insert_leaves_nothing(fw: Framework, database: str) -> 
             async with fw.fail_after(0.15):  # long enough for rows to have been written
                 await db.execute(ENDLESS_INSERT)
         assert await count_rows(db) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         if database != ":memory:":
             async with aiolite.connect(database) as other:
                 assert await count_rows(other) == 0
@@ -207,7 +207,7 @@ async def test_cancelled_insert_in_transaction_block_rolls_it_back(
             async with fw.fail_after(0.15):
                 await write_in_block()
         assert await count_rows(db) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         if database != ":memory:":
             async with aiolite.connect(database) as other:
                 assert await count_rows(other) == 0
@@ -245,7 +245,7 @@ async def test_cancelled_block_rolls_back_its_earlier_writes(
             task.cancel()
         assert task.cancelled
         assert task.error is None
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db) == 0
         async with aiolite.connect(path) as other:
             assert await count_rows(other) == 0
@@ -293,7 +293,7 @@ async def test_insert_cancelled_after_writing_rows_leaves_nothing(
         assert writer.error is None
         assert written[:3] == [100000, 200000, 300000]
         assert await count_rows(db) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         async with aiolite.connect(path) as other:
             assert await count_rows(other) == 0
 

@@ -231,7 +231,7 @@ async def test_error_in_the_middle_of_a_streamed_result(fw: Framework) -> None:
             await read_all()
         # Every row before the bad one was delivered, in order, before the error.
         assert got == list(range(1, 500))
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await (await db.execute("SELECT check_row(7)")).get == 7
 
 

@@ -88,7 +88,7 @@ async def test_deadline_stops_write_and_leaves_nothing(fw: Framework, tmp_path: 
         with deadline_in(0.15), pytest.raises(aiolite.DeadlineExceeded):
             await db.execute(ENDLESS_INSERT)
         assert await count_rows(db) == 0
-        assert not await db.in_transaction
+        assert not db.in_transaction
         async with aiolite.connect(path) as other:
             assert await count_rows(other) == 0
         await db.execute("INSERT INTO t VALUES (7)")
@@ -115,7 +115,7 @@ async def test_block_stopped_by_deadline_rolls_back(
 
         with deadline_in(0.15), pytest.raises(aiolite.DeadlineExceeded):
             await write_in_block()
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db) == 0
         async with aiolite.connect(path, busy_timeout=None) as other:
             assert await count_rows(other) == 0

@@ -136,7 +136,7 @@ async def test_a_write_stopped_and_caught_inside_a_block_fails_the_rest_of_it(
         assert isinstance(exited.value.__cause__, apsw.InterruptError)
         assert len(later) == 1
         assert later[0] is not exited.value
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db) == 0
         assert await count_rows(other) == 0
         # The connection is whole again: blocks and plain statements commit.
@@ -377,7 +377,7 @@ async def test_a_write_stopped_and_caught_inside_a_writer_block(
         with pytest.raises(LOST, match="cannot run or commit"):
             await block()
         assert await pool.fetchall("SELECT x FROM t") == [("before",)]
-        assert not await pool.writer_connection.in_transaction
+        assert not pool.writer_connection.in_transaction
         # The pool is whole again: group commits and writer blocks.
         await pool.execute("INSERT INTO t VALUES ('group')")
         async with pool.writer() as db:

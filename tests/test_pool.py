@@ -156,7 +156,7 @@ async def test_writer_block_commits_or_rolls_back(fw: Framework, tmp_path: Path)
             await db.execute("INSERT INTO t(x) VALUES ('one')")
             await pool.execute("INSERT INTO t(x) VALUES ('two')")  # joins the block
             assert await pool.fetchval("SELECT count(*) FROM t") == 2  # sees its own writes
-            assert await db.in_transaction
+            assert db.in_transaction
 
         async def failing_block() -> None:
             async with pool.writer() as db:

@@ -70,9 +70,9 @@ async def test_block_commits_on_success(fw: Framework, tmp_path: Path) -> None:
         await db.execute("CREATE TABLE t(x)")
         async with db:
             await db.execute("INSERT INTO t VALUES (1)")
-            assert await db.in_transaction
+            assert db.in_transaction
             assert await count_rows(other) == 0  # not committed yet
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await values(other) == [1]
 
 
@@ -85,7 +85,7 @@ async def test_block_rolls_back_on_exception(fw: Framework, tmp_path: Path) -> N
             await insert_then_fail(db, db, 1, error=error)
         assert raised.value is error
         assert raised.value.args == ("the block failed",)
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db) == 0
         assert await count_rows(other) == 0
 
@@ -115,7 +115,7 @@ async def test_block_rolls_back_on_cancellation(fw: Framework, tmp_path: Path) -
         assert handle.cancelled
         assert handle.error is None
         assert not reached_end
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db) == 0
         assert await count_rows(other) == 0
         # The connection is still usable, for plain statements and for blocks.
@@ -162,10 +162,10 @@ async def test_cancellation_while_begin_runs_leaves_no_transaction(
 
         assert handle.cancelled
         await db.set_authorizer(None)
-        assert not await db.in_transaction
+        assert not db.in_transaction
         async with db:
             await db.execute("INSERT INTO t VALUES ('after')")
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await values(other) == ["after"]
 
 
@@ -183,10 +183,10 @@ async def test_nested_blocks_are_savepoints(fw: Framework, tmp_path: Path) -> No
                     await insert_then_fail(db, db, "inner")
                 # Only the innermost block's write is gone; the transaction is still open.
                 assert await values(db) == ["outer", "middle"]
-                assert await db.in_transaction
+                assert db.in_transaction
                 await db.execute("INSERT INTO t VALUES ('middle again')")
-            assert await db.in_transaction
-        assert not await db.in_transaction
+            assert db.in_transaction
+        assert not db.in_transaction
         assert await values(db) == ["outer", "middle", "middle again"]
 
 
@@ -220,12 +220,12 @@ async def test_manual_begin_then_block_nests_as_savepoint(fw: Framework, tmp_pat
         await db.execute("INSERT INTO t VALUES ('manual')")
         with pytest.raises(Boom):
             await insert_then_fail(db, db, "rolled back")
-        assert await db.in_transaction  # the manual transaction is untouched
+        assert db.in_transaction  # the manual transaction is untouched
         async with db:
             await db.execute("INSERT INTO t VALUES ('released')")
-        assert await db.in_transaction  # releasing the savepoint did not commit
+        assert db.in_transaction  # releasing the savepoint did not commit
         await db.execute("COMMIT")
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await values(db) == ["manual", "released"]
 
 
@@ -277,7 +277,7 @@ async def test_invalid_mode_is_rejected_before_anything_runs(fw: Framework) -> N
         with pytest.raises(ValueError, match="IMMEDIATE"):
             db.transaction("IMMEDIATE")  # type: ignore[arg-type]
         assert db._engine.requests_served == served
-        assert not await db.in_transaction
+        assert not db.in_transaction
 
 
 async def test_deferred_upgrade_after_another_commit_fails_at_once(
@@ -304,7 +304,7 @@ async def test_deferred_upgrade_after_another_commit_fails_at_once(
         waited = time.monotonic() - started
         assert raised.value.extendedresult == apsw.SQLITE_BUSY_SNAPSHOT
         assert waited < 5, f"waited {waited:.1f} s for a lock that could never help"
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await values(db) == ["other"]
 
 
@@ -358,7 +358,7 @@ async def test_failed_commit_raises_and_leaves_no_transaction(
         with pytest.raises(aiolite.ConstraintError):
             await orphan()
         assert reached_end  # the error came from the commit, not the statement
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await count_rows(db, "child") == 0
         async with db:
             await db.execute("INSERT INTO parent VALUES (99)")
@@ -447,7 +447,7 @@ async def test_write_waiting_for_a_block_skips_the_next_block_too(
         for handle in handles:
             succeeded(handle)
         assert sorted(await values(db)) == ["a", "b"]
-        assert not await db.in_transaction
+        assert not db.in_transaction
 
 
 async def test_other_tasks_writes_survive_the_blocks_rollback(
@@ -483,7 +483,7 @@ async def test_other_tasks_writes_survive_the_blocks_rollback(
         succeeded(a_handle)
         succeeded(b_handle)
         assert events == ["A's block ended", "B wrote"]
-        assert not await db.in_transaction
+        assert not db.in_transaction
         assert await values(db) == ["b"]
 
 

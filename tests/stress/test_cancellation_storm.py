@@ -418,8 +418,8 @@ async def storm(
 
         # Every connection still answers, outside any transaction, and still writes.
         async with fw.fail_after(30):
-            assert not await db.in_transaction
-            assert not await pool.writer_connection.in_transaction
+            assert not db.in_transaction
+            assert not pool.writer_connection.in_transaction
             assert await (await db.execute("SELECT count(*) FROM accounts")).get == ACCOUNTS
             assert await pool.fetchval("SELECT count(*) FROM accounts") == ACCOUNTS
             async with pool.reader() as reader:

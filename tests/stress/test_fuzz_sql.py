@@ -85,7 +85,7 @@ async def _run_on_connection(
 async def _settle(db: aiolite.Connection[Any]) -> list[Any]:
     """The connection still answers; undo what the example left open; read the sentinel."""
     assert await (await db.execute("SELECT 1")).get == 1
-    if await db.in_transaction:  # the example began one (BEGIN, SAVEPOINT): its right
+    if db.in_transaction:  # the example began one (BEGIN, SAVEPOINT): its right
         await db.execute("ROLLBACK")
     await db.execute(SCRATCH)
     count = await (await db.execute("SELECT count(*) FROM fuzz")).get

@@ -76,11 +76,11 @@ async def row_rows(path: str) -> None:
 
 async def dict_rows(path: str) -> None:
     async with aiolite.connect(path, row_factory=dict) as db:
-        assert_type(db, aiolite.Connection[dict[Any, Any]])
+        assert_type(db, aiolite.Connection[dict[str, Any]])
         async for row in db.execute("SELECT 1 AS id"):
-            assert_type(row, dict[Any, Any])
+            assert_type(row, dict[str, Any])
         cursor = await db.execute("SELECT 1 AS id")
-        assert_type(await cursor.fetchone(), dict[Any, Any] | None)
+        assert_type(await cursor.fetchone(), dict[str, Any] | None)
 
 
 async def dataclass_rows(path: str) -> None:
@@ -110,7 +110,7 @@ async def connection_methods(path: str) -> None:
         assert_type(await db.changes(), int)
         assert_type(await db.total_changes(), int)
         assert_type(await db.last_insert_rowid(), int)
-        assert_type(await db.in_transaction, bool)
+        assert_type(db.in_transaction, bool)
         assert_type(await db.pragma("journal_mode"), Any)
         assert_type(await db.run(count_rows, "t"), int)
         assert_type(await db.run(count_rows, "t", limit=5), int)

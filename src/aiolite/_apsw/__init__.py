@@ -40,6 +40,9 @@ Images
 Helpers
     :class:`AsyncClosing` (``async with`` that awaits ``aclose()``);
     :class:`Opener` (await it to open, or ``async with`` it to close too);
+    :class:`AsyncOnly` (a plain ``with`` says to use ``async with``) and
+    :func:`hint_forgotten_await` (names that ask "did you forget to
+    await?");
     :func:`bridge` (a user's callback as SQLite can call it in the worker:
     an ``async def`` one runs in the loop).
 
@@ -59,6 +62,7 @@ from .execution import Execution, execute_in_worker
 from .features.blob_commit import BlobHandle, close_blob, open_blob
 from .features.callbacks import bridge
 from .features.image import in_memory_image
+from .misuse import AsyncOnly, hint_forgotten_await
 from .opening import ChainedAuthorizer, OpenOptions, SetUp, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
@@ -66,6 +70,7 @@ from .transaction_control import is_plain_rollback, refuse_transaction_control
 
 __all__ = [
     "AsyncClosing",
+    "AsyncOnly",
     "Bindings",
     "BlobHandle",
     "ChainedAuthorizer",
@@ -82,6 +87,7 @@ __all__ = [
     "core_of",
     "execute_in_worker",
     "fetch_shaped",
+    "hint_forgotten_await",
     "in_memory_image",
     "is_plain_rollback",
     "open_blob",

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from .misuse import AsyncOnly
+
 if TYPE_CHECKING:
     from types import TracebackType
 
 T = TypeVar("T")
 
 
-class AsyncClosing:
+class AsyncClosing(AsyncOnly):
     """``async with obj:`` gives ``obj`` and awaits ``obj.aclose()`` at the end."""
 
     async def aclose(self) -> None:
@@ -36,12 +38,15 @@ class AsyncClosing:
         await self.aclose()
 
 
-class Opener(Generic[T]):
+class Opener(AsyncOnly, Generic[T]):
     """Await it for the opened object, or ``async with`` it to have that object closed at the end.
 
     Subclasses say how to open (``_open``) and how to close what they
     opened (``_close``, shielded from cancellation, so that a cancelled
-    block still closes it).
+    block still closes it). Each subclass is also given, with
+    :func:`~aiolite._apsw.misuse.hint_forgotten_await`, the names of what it
+    opens, so that using one as the opened object (a forgotten ``await``)
+    says so.
     """
 
     __slots__ = ("_opened",)

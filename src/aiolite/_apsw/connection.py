@@ -28,6 +28,7 @@ from typing import (
 
 import apsw
 
+from .. import _logging
 from .._engine import Engine
 from .._frameworks import current_adapter
 from . import opening as _opening
@@ -42,7 +43,9 @@ from .features.hooks import HookMethods
 from .features.session import SessionMethods
 from .features.tracing import TracingMethods
 from .features.vtable import TableFunctionMethods
+from .misuse import AsyncOnly, hint_forgotten_await
 from .rows import RowFactory, compile_row_factory
+from .statement_log import StatementLog
 from .transaction import Transaction, TransactionMode
 
 if TYPE_CHECKING:
@@ -90,6 +93,11 @@ class ConnectOptions(TypedDict, total=False):
         saving the thread round trip. Past half a millisecond it is abandoned
         before changing anything and re-run in the worker. Connections with
         callbacks (or after ``run``) keep everything in the worker.
+    slow_query
+        Seconds: a statement that takes longer is logged at WARNING on the
+        ``aiolite.sql`` logger. None (default): no threshold. (Every
+        statement is logged at DEBUG there when that logger is enabled for
+        DEBUG as the connection opens; see :mod:`aiolite._logging`.)
     """
 
     flags: int
@@ -103,9 +111,17 @@ class ConnectOptions(TypedDict, total=False):
     check_progress_steps: int | None
     statement_cache_size: int
     inline: bool
+    slow_query: float | None
+
+
+CONNECTION_ATTRIBUTES = frozenset(
+    ("filename", "filename_journal", "filename_wal", "open_flags", "open_vfs", "framework")
+)
+"""The attributes a :class:`Connection` sets in ``__init__`` (no class attribute tells)."""
 
 
 class Connection(
+    AsyncOnly,
     SQLiteMethods,
     FunctionMethods,
     HookMethods,
@@ -135,8 +151,10 @@ class Connection(
         """The ``apsw.SQLITE_OPEN_*`` flags the database was opened with."""
         self.open_vfs: str = opened.open_vfs
         """The name of the VFS the database was opened with."""
-        self.framework: str = core.adapter.name
-        """``"asyncio"`` (uvloop and anyio's asyncio backend included) or ``"trio"``."""
+        self.framework: str = core.adapter.loop_name
+        """``"asyncio"`` (anyio's asyncio backend included), ``"uvloop"`` or ``"trio"``
+        (anyio's trio backend included): for people; aiolite itself never keys off it."""
+        core.filename = opened.filename
 
     @property
     def closed(self) -> bool:
@@ -271,11 +289,14 @@ class Connection(
                 stacklevel=2,
                 source=self,
             )
+            _logging.unclosed(_logging.connection, f"connection to {self.filename or 'memory'!r}")
             engine.stop(timeout=None)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<aiolite.Connection {self.filename or ':memory:'!r} {state} ({self.framework})>"
+        if self.in_transaction:
+            state += ", in transaction"
+        return f"<aiolite.Connection {self._core.describe()} {state} ({self.framework})>"
 
 
 class Connector(Opener[Connection[RowT]]):
@@ -296,6 +317,10 @@ class Connector(Opener[Connection[RowT]]):
         self._row_factory = row_factory
         self._setup = setup
 
+    def __repr__(self) -> str:
+        state = "opened" if self._opened is not None else "not awaited yet"
+        return f"<aiolite.Connector for {self._database!r} ({state})>"
+
     async def _close(self, connection: Connection[RowT]) -> None:
         with core_of(connection).adapter.shield():
             await connection.close()
@@ -306,6 +331,11 @@ class Connector(Opener[Connection[RowT]]):
         max_batch = options.pop("max_batch", 4096)
         steps = options.pop("check_progress_steps", None)
         inline = bool(options.pop("inline", True))
+        slow_query = options.pop("slow_query", None)
+        if slow_query is not None and (
+            not isinstance(slow_query, int | float) or not slow_query >= 0
+        ):
+            raise ValueError(f"slow_query must be >= 0 seconds or None, not {slow_query!r}")
         if not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be a positive int, not {prefetch!r}")
         if not isinstance(max_batch, int) or max_batch < prefetch:
@@ -330,13 +360,26 @@ class Connector(Opener[Connection[RowT]]):
             engine.keep_in_worker()  # a Python VFS's methods must run in the worker
         max_batch = min(max_batch, 1 << 20)
         core = ConnectionCore(engine, adapter, factory, prefetch, max_batch, inline, busy)
+        core.log = StatementLog.for_connection(opened.filename, slow_query)
         return Connection(core, opened)
+
+
+hint_forgotten_await(Connector, Connection, "aiolite.connect(...)", CONNECTION_ATTRIBUTES)
 
 
 @overload
 def connect(
     database: str | os.PathLike[str], *, row_factory: None = None, **options: Unpack[ConnectOptions]
 ) -> Connector[tuple[Any, ...]]: ...
+
+
+@overload
+def connect(
+    database: str | os.PathLike[str],
+    *,
+    row_factory: type[dict[Any, Any]],
+    **options: Unpack[ConnectOptions],
+) -> Connector[dict[str, Any]]: ...
 
 
 @overload

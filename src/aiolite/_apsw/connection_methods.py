@@ -2,19 +2,23 @@
 
 Each runs the APSW method of the same name in the worker thread, with the
 same arguments and result; the APSW documentation of each applies as is.
-Properties that need the database (``in_transaction``, ``system_errno``) are
-awaitable properties, as in APSW's own async mode.
+``in_transaction`` is a plain bool, as in ``sqlite3`` and APSW: the worker
+notes it at the end of every request. ``system_errno`` needs the database:
+``await db.system_errno`` (APSW's spelling) and ``await db.system_errno()``
+both work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import apsw
 
 from .arguments import require_str
+from .awaitables import Deferred
 from .core import CoreFront
 from .features.callbacks import bridge
 from .features.image import in_memory_image
@@ -25,7 +29,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_in_transaction: Callable[[apsw.Connection], bool] = attrgetter("in_transaction")
 _system_errno: Callable[[apsw.Connection], int] = attrgetter("system_errno")
 
 
@@ -63,9 +66,18 @@ class SQLiteMethods(CoreFront):
         await self._core.call(apsw.Connection.set_last_insert_rowid, rowid)
 
     @property
-    def in_transaction(self) -> Awaitable[bool]:
-        """Awaitable: True while a transaction is open (``await db.in_transaction``)."""
-        return self._core.call(_in_transaction)
+    def in_transaction(self) -> bool:
+        """True while a transaction is open: a plain bool, no ``await`` (as in ``sqlite3``).
+
+        It is the state the last request left: the worker notes it before the
+        request's caller hears back, so it is exact after every awaited call,
+        inside and after ``async with db.transaction()``, after a failed
+        statement, and once a cancelled request has stopped in the worker
+        (which may be just after its task saw the cancellation). False once
+        the connection is closed.
+        """
+        core = self._core
+        return core.guard.in_transaction and not core.engine.closing
 
     async def get_autocommit(self) -> bool:
         """True when no transaction is open (the opposite of ``in_transaction``)."""
@@ -174,9 +186,12 @@ class SQLiteMethods(CoreFront):
         return await self._core.call(apsw.Connection.file_control, dbname, op, pointer)
 
     @property
-    def system_errno(self) -> Awaitable[int]:
-        """Awaitable: the OS error number behind the most recent failed call."""
-        return self._core.call(_system_errno)
+    def system_errno(self) -> Deferred[int]:
+        """The OS error number behind the most recent failed call.
+
+        Needs the database: ``await db.system_errno`` or ``await db.system_errno()``.
+        """
+        return Deferred(partial(self._core.call, _system_errno), "db.system_errno")
 
     async def set_busy_timeout(self, milliseconds: int) -> None:
         """Use SQLite's own busy timeout instead of aiolite's.

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .._frameworks import FrameworkAdapter
     from .busy import BusyWaiter
     from .rows import CompiledFactory
+    from .statement_log import StatementLog
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -65,9 +66,11 @@ class ConnectionCore:
         "adapter",
         "busy",
         "engine",
+        "filename",
         "gate",
         "guard",
         "inline",
+        "log",
         "max_batch",
         "prefetch",
         "row_factory",
@@ -99,6 +102,14 @@ class ConnectionCore:
         """aiolite's busy wait on this connection (``set_busy_handler(None)`` puts it back)."""
         self.gate = TransactionGate(adapter)
         self.guard = TransactionGuard(engine)
+        self.log: StatementLog | None = None
+        """Times and logs statements, when that was asked for at open (else None)."""
+        self.filename = ""
+        """The database file's path, for reprs ("" for memory; set once it is known)."""
+
+    def describe(self) -> str:
+        """The database as a repr names it."""
+        return repr(self.filename or ":memory:")
 
     # ------------------------------------------------------------------ requests
 
@@ -161,7 +172,10 @@ class ConnectionCore:
         statement of a script) is raised here: there is no later fetch to
         raise it, and the rows before it are not the whole answer.
         """
-        execution, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        if self.log is None:
+            execution, rows, _ = await self.execute(sql, bindings, False, limit, first_only=True)
+        else:
+            execution, rows, _ = await self.log.execute(self, sql, bindings, False, limit, True)
         error = execution.held_error
         if error is not None and len(rows) < limit:
             execution.held_error = None

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Generator, Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import apsw
 
 from .._errors import ConnectionClosedError
+from .awaitables import Deferred
 from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
+from .misuse import AsyncOnly, hint_forgotten_await
 from .rows import Description as Description
 
 if TYPE_CHECKING:
@@ -125,13 +127,14 @@ class Cursor(AsyncClosing, Generic[RowT]):
             raise ConnectionClosedError("the connection is closed")
 
     @property
-    def get(self) -> Awaitable[Any]:
+    def get(self) -> Deferred[Any]:
         """The result with the least structure, as APSW's ``Cursor.get``.
 
         None for no rows; for one row, the row, or its only value if it is a
-        one-column tuple; for several rows, a list of those.
+        one-column tuple; for several rows, a list of those. Await it as APSW
+        spells it (``await cursor.get``) or as a call (``await cursor.get()``).
         """
-        return self._get()
+        return Deferred(self._get, "cursor.get")
 
     async def _get(self) -> Any:
         rows = await self.fetchall()
@@ -174,6 +177,15 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._done = done
         return rows
 
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        else:
+            more = "done" if self._done else "more to fetch"
+            count = len(self._rows)
+            state = f"{count} row{'' if count == 1 else 's'} buffered, {more}"
+        return f"<aiolite.Cursor on {self._core.describe()} {state}>"
+
     def __del__(self) -> None:
         if self._execution.raw is not None:
             # Hand the APSW cursor to the worker to close: it must never be
@@ -181,7 +193,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
             self._core.post(close_in_worker, self._execution)
 
 
-class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
+class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
     """What ``execute`` returns: await it, iterate it, or use it with ``async with``.
 
     * ``cursor = await db.execute(sql)`` runs the statement and gives the cursor;
@@ -228,9 +240,14 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
         self._started = True
         if self._cursor is None:
             core = self._core
-            execution, rows, done = await core.execute(
-                self._sql, self._bindings, self._many, core.prefetch
-            )
+            if core.log is None:
+                execution, rows, done = await core.execute(
+                    self._sql, self._bindings, self._many, core.prefetch
+                )
+            else:
+                execution, rows, done = await core.log.execute(
+                    core, self._sql, self._bindings, self._many, core.prefetch
+                )
             self._cursor = Cursor(self._connection, core, execution, rows, done)
         return self._cursor
 
@@ -273,6 +290,19 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
         if self._cursor is not None:
             await self._cursor.aclose()
 
+    @property
+    def __name__(self) -> str:
+        """What asyncio calls it in a task's repr (a coroutine's function name otherwise)."""
+        call = "executemany" if self._many else "execute"
+        return f"{call}({_short(self._sql)})"
+
+    def __repr__(self) -> str:
+        if self._cursor is not None:
+            state = "done"
+        else:
+            state = "running" if self._started else "not run yet"
+        return f"<aiolite.PendingCursor {self.__name__} {state}>"
+
     def __del__(self) -> None:
         if not self._started:
             warnings.warn(
@@ -281,3 +311,11 @@ class PendingCursor(Coroutine[Any, Any, "Cursor[RowT]"]):
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+hint_forgotten_await(PendingCursor, Cursor, "db.execute(...)")
+
+
+def _short(sql: str, limit: int = 60) -> str:
+    text = " ".join(sql.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

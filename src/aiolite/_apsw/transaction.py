@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import apsw
 
+from .misuse import AsyncOnly
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -86,6 +88,7 @@ def begin_in_worker(
         guard.blocks.append(savepoint)
         return True
     conn.execute(f"BEGIN {mode}")
+    guard.in_transaction = True
     began.append("")
     guard.blocks.append(savepoint)
     return False
@@ -104,6 +107,7 @@ def undo_begin_in_worker(
         guard.blocks.remove(name)
     if began:
         _roll_back(conn, began[0] or None)
+        guard.in_transaction = conn.in_transaction
 
 
 def finish_in_worker(
@@ -122,26 +126,29 @@ def finish_in_worker(
     May run twice for one block (a commit that failed, then the rollback
     posted after it): the second run finds nothing to do.
     """
-    if guard.lost is not None:
-        try:
-            if commit:
-                guard.refuse()
-        finally:
-            if name in guard.blocks:
-                guard.blocks.remove(name)
-                if savepoint is None:
-                    guard.lost = None
-        return
-    if name in guard.blocks:
-        guard.blocks.remove(name)
-    if commit:
-        try:
-            conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
-        except BaseException:
+    try:
+        if guard.lost is not None:
+            try:
+                if commit:
+                    guard.refuse()
+            finally:
+                if name in guard.blocks:
+                    guard.blocks.remove(name)
+                    if savepoint is None:
+                        guard.lost = None
+            return
+        if name in guard.blocks:
+            guard.blocks.remove(name)
+        if commit:
+            try:
+                conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
+            except BaseException:
+                _roll_back(conn, savepoint)
+                raise
+        else:
             _roll_back(conn, savepoint)
-            raise
-    else:
-        _roll_back(conn, savepoint)
+    finally:
+        guard.in_transaction = conn.in_transaction
 
 
 def _roll_back(conn: apsw.Connection, savepoint: str | None) -> None:
@@ -156,7 +163,7 @@ def _roll_back(conn: apsw.Connection, savepoint: str | None) -> None:
         conn.execute(f"ROLLBACK TO {savepoint}; RELEASE {savepoint}")
 
 
-class Transaction:
+class Transaction(AsyncOnly):
     """One ``async with`` transaction block on a connection.
 
     >>> import asyncio, aiolite
@@ -224,6 +231,13 @@ class Transaction:
                     await engine.submit(finish_in_worker, *finish, False, cancellable=False)
         finally:
             self._release()
+
+    def __repr__(self) -> str:
+        if self._name not in self._core.guard.blocks:  # (a snapshot of the worker's list)
+            state = "not open"
+        else:
+            state = f"open, savepoint {self._savepoint}" if self._savepoint else "open"
+        return f"<aiolite.Transaction {self._mode} on {self._core.describe()} {state}>"
 
     def _release(self) -> None:
         hold, self._hold = self._hold, None

@@ -31,6 +31,10 @@ class AsyncioAdapter(FrameworkAdapter):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @property
+    def loop_name(self) -> str:
+        return "uvloop" if type(self._loop).__module__.startswith("uvloop") else "asyncio"
+
     def check_loop(self) -> None:
         try:
             running = asyncio.get_running_loop()

@@ -47,6 +47,15 @@ class FrameworkAdapter(ABC):
     name: str
     """``"asyncio"`` or ``"trio"``: the framework whose loop this serves."""
 
+    @property
+    def loop_name(self) -> str:
+        """What to call the loop to a person: ``name``, or ``"uvloop"`` for uvloop's.
+
+        For display only (reprs, ``Connection.framework``): code that picks a
+        behaviour keys off ``name``, which uvloop shares with asyncio.
+        """
+        return self.name
+
     deadline_error: type[TimeoutError]
     """Raised when ``aiolite.deadline`` passes."""
 

@@ -34,7 +34,7 @@ R = TypeVar("R")
 
 
 async def in_worker(
-    pool: Pool,
+    pool: Pool[Any],
     fn: Callable[Concatenate[apsw.Connection, P], R],
     *args: P.args,
     **kwargs: P.kwargs,

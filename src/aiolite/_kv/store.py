@@ -34,9 +34,11 @@ as it does every mutable value, and decodes them in a worker thread on each
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from .. import _logging
+from .._apsw import AsyncOnly
 from .._errors import ConnectionClosedError
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
 from . import offload
@@ -57,7 +59,7 @@ def _plain_file(path: str) -> bool:
     return path not in ("", ":memory:") and not path.startswith("file:")
 
 
-class KV:
+class KV(AsyncOnly):
     """A persistent dict of ``str`` keys to JSON values or ``bytes``, used with ``await``.
 
     >>> import asyncio, aiolite, tempfile, os
@@ -117,7 +119,7 @@ class KV:
         else:
             raise ValueError(f"cache must be True, False or a positive int, not {cache!r}")
         self._bulk_load = bulk_load
-        self._pool: Pool | None = None
+        self._pool: Pool[tuple[Any, ...]] | None = None
         self._synchronous = str(synchronous).upper()
         self._want_inline = inline and _plain_file(self.path)
         self._inline: InlinePolicy | None = None
@@ -177,7 +179,7 @@ class KV:
         self._pool = pool
         return self
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, Self]:
         return self.open().__await__()
 
     async def __aenter__(self) -> Self:
@@ -211,7 +213,7 @@ class KV:
     aclose = close
 
     @property
-    def pool(self) -> Pool:
+    def pool(self) -> Pool[tuple[Any, ...]]:
         """The pool underneath, for SQL of your own on the same database."""
         if self._pool is None:
             raise RuntimeError("the KV store is not open: use 'async with aiolite.KV(...)'")
@@ -486,6 +488,11 @@ class KV:
     aitems = items
     batch_update = update
     batch_delete = delete_many
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None and not pool.closed:
+            _logging.unclosed(_logging.kv, f"KV store on {self.path!r}")
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None and not self._pool.closed else "not open"

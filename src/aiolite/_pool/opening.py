@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 from math import inf
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
-from .._apsw import Connection, Opener, SetUp, open_connection
+from .._apsw import Connection, Opener, SetUp, hint_forgotten_await, open_connection
 from .pool import Pool, core_of_pool
 from .read_only import ReadOnly
 
@@ -23,13 +23,14 @@ if TYPE_CHECKING:
     from .._apsw import RowFactory
 
 Synchronous: TypeAlias = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+RowT = TypeVar("RowT")
 
 
 def _is_memory(path: str) -> bool:
     return path in ("", ":memory:") or (path.startswith("file:") and "mode=memory" in path)
 
 
-class PoolOpener(Opener[Pool]):
+class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
     __slots__ = ("_options", "_path")
@@ -39,17 +40,22 @@ class PoolOpener(Opener[Pool]):
         self._path = path
         self._options = options
 
-    async def _close(self, pool: Pool) -> None:
+    def __repr__(self) -> str:
+        state = "opened" if self._opened is not None else "not awaited yet"
+        return f"<aiolite.PoolOpener for {self._path!r} ({state})>"
+
+    async def _close(self, pool: Pool[RowT]) -> None:
         with core_of_pool(pool).adapter.shield():
             await pool.close()
 
-    async def _open(self) -> Pool:
+    async def _open(self) -> Pool[RowT]:
         o = self._options
         memory = _is_memory(self._path)
         common: dict[str, Any] = {
             "busy_timeout": o["busy_timeout"],
             "row_factory": o["row_factory"],
             "vfs": o["vfs"],
+            "slow_query": o["slow_query"],
         }
         if o["check_progress_steps"] is not None:
             common["check_progress_steps"] = o["check_progress_steps"]
@@ -62,8 +68,8 @@ class PoolOpener(Opener[Pool]):
             pragmas={"synchronous": o["synchronous"], **o["pragmas"]},
             wal_timeout=o["busy_timeout"],
         )
-        writer: Connection[Any] = await open_connection(self._path, writer_setup, **common)
-        readers: list[Connection[Any]] = []
+        writer: Connection[RowT] = await open_connection(self._path, writer_setup, **common)
+        readers: list[Connection[RowT]] = []
         if not memory:
             reader_setup = SetUp(
                 journal="keep",
@@ -81,6 +87,60 @@ class PoolOpener(Opener[Pool]):
         return Pool(writer, readers, o["acquire_timeout"], o["close_timeout"])
 
 
+hint_forgotten_await(PoolOpener, Pool, "aiolite.open_pool(...)", ("path", "close_timeout"))
+
+
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: None = None,
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+    slow_query: float | None = None,
+) -> PoolOpener[tuple[Any, ...]]: ...
+
+
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: type[dict[Any, Any]],
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+    slow_query: float | None = None,
+) -> PoolOpener[dict[str, Any]]: ...
+
+
+@overload
+def open_pool(
+    path: str | os.PathLike[str],
+    *,
+    readers: int = 4,
+    acquire_timeout: float | None = 30.0,
+    busy_timeout: float | None = None,
+    close_timeout: float = 5.0,
+    synchronous: Synchronous = "FULL",
+    row_factory: RowFactory[RowT],
+    pragmas: dict[str, Any] | None = None,
+    check_progress_steps: int | None = None,
+    vfs: str | None = None,
+    slow_query: float | None = None,
+) -> PoolOpener[RowT]: ...
+
+
 def open_pool(
     path: str | os.PathLike[str],
     *,
@@ -93,10 +153,15 @@ def open_pool(
     pragmas: dict[str, Any] | None = None,
     check_progress_steps: int | None = None,
     vfs: str | None = None,
-) -> PoolOpener:
+    slow_query: float | None = None,
+) -> PoolOpener[Any]:
     """Open a pool of one writer and ``readers`` reader connections on ``path``.
 
     Await it for the :class:`Pool`, or ``async with`` it to close at the end.
+    ``row_factory`` shapes every row the pool returns, as in
+    :func:`aiolite.connect`, and types them: ``Pool[User]`` for
+    ``row_factory=User``, ``Pool[dict[str, Any]]`` for ``dict``, and
+    ``Pool[tuple[Any, ...]]`` by default.
 
     acquire_timeout
         Seconds a call may wait for a connection in this process (None: no
@@ -121,6 +186,10 @@ def open_pool(
     vfs
         The name of a registered VFS (an :class:`aiolite.VFS`, say) that
         every connection of the pool opens the file with; None: SQLite's default.
+    slow_query
+        Seconds: a read (or a statement run in a ``pool.writer()`` or
+        ``pool.reader()`` block) that takes longer is logged at WARNING on
+        ``aiolite.sql``; as in :func:`aiolite.connect`.
     """
     if not isinstance(readers, int) or isinstance(readers, bool) or readers < 0:
         raise ValueError(f"readers must be an int >= 0, not {readers!r}")
@@ -145,6 +214,7 @@ def open_pool(
         "pragmas": dict(pragmas or {}),
         "check_progress_steps": check_progress_steps,
         "vfs": vfs,
+        "slow_query": slow_query,
     }
     if isinstance(path, str | os.PathLike):
         return PoolOpener(os.fspath(path), options)

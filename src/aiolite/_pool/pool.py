@@ -31,11 +31,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import apsw
 
-from .._apsw import Bindings, Connection, core_of
+from .. import _logging
+from .._apsw import AsyncOnly, Bindings, Connection, core_of
 from .._errors import ConnectionClosedError, PoolTimeout
 from .group_commit import WriteResult, check_statement
 from .readers import Readers, fetch, fetch_shared
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .._frameworks import Event, FrameworkAdapter
+
+
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +76,12 @@ class PoolStats:
     closed: bool
 
 
-class Pool:
+class Pool(AsyncOnly, Generic[RowT]):
     """One writer and N reader connections to one database file.
 
-    Made by :func:`aiolite.open_pool`; use it with ``async with``.
+    Made by :func:`aiolite.open_pool`; use it with ``async with``. Its rows
+    are shaped by ``open_pool``'s ``row_factory``, and typed after it
+    (``Pool[User]`` for ``row_factory=User``).
 
     >>> import asyncio, aiolite, tempfile, os
     >>> async def main(path):
@@ -91,8 +97,8 @@ class Pool:
 
     def __init__(
         self,
-        writer: Connection[Any],
-        readers: list[Connection[Any]],
+        writer: Connection[RowT],
+        readers: list[Connection[RowT]],
         acquire_timeout: float,
         close_timeout: float,
     ) -> None:
@@ -122,7 +128,7 @@ class Pool:
 
     # ------------------------------------------------------------------- reads
 
-    async def fetchall(self, sql: str, bindings: Bindings = None) -> list[Any]:
+    async def fetchall(self, sql: str, bindings: Bindings = None) -> list[RowT]:
         """All rows of a query, run on the least busy reader (one round trip).
 
         Inside this task's ``pool.writer()`` block it runs on the writer, so
@@ -130,17 +136,17 @@ class Pool:
         """
         return await self._read(sql, bindings, 1 << 40)
 
-    async def fetchone(self, sql: str, bindings: Bindings = None) -> Any:
+    async def fetchone(self, sql: str, bindings: Bindings = None) -> RowT | None:
         """The first row of a query, or None."""
         rows = await self._read(sql, bindings, 1)
         return rows[0] if rows else None
 
     async def fetchval(self, sql: str, bindings: Bindings = None) -> Any:
         """The first column of the first row, or None when there are no rows."""
-        rows = await self._read(sql, bindings, 1)
+        rows: list[Any] = await self._read(sql, bindings, 1)
         return rows[0][0] if rows else None
 
-    async def _read(self, sql: str, bindings: Bindings, limit: int) -> list[Any]:
+    async def _read(self, sql: str, bindings: Bindings, limit: int) -> list[RowT]:
         if not isinstance(sql, str):
             raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
         self._enter()
@@ -169,7 +175,7 @@ class Pool:
             self._leave()
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[Connection[Any]]:
+    async def reader(self) -> AsyncIterator[Connection[RowT]]:
         """A read-only reader connection for this block alone.
 
         It refuses writes, ATTACH and pragmas that set a value with
@@ -218,7 +224,7 @@ class Pool:
             self._leave()
 
     @asynccontextmanager
-    async def writer(self) -> AsyncIterator[Connection[Any]]:
+    async def writer(self) -> AsyncIterator[Connection[RowT]]:
         """The writer connection, exclusively, in a ``BEGIN IMMEDIATE`` transaction.
 
         The block commits when it ends and rolls back if it raises or is
@@ -234,7 +240,7 @@ class Pool:
             yield block
 
     @asynccontextmanager
-    async def _writer_turn(self) -> AsyncIterator[Connection[Any]]:
+    async def _writer_turn(self) -> AsyncIterator[Connection[RowT]]:
         if holds_writer(id(self)):
             raise RuntimeError("this task already holds the pool's writer; blocks do not nest")
         try:
@@ -313,7 +319,7 @@ class Pool:
         return self._closing
 
     @property
-    def writer_connection(self) -> Connection[Any]:
+    def writer_connection(self) -> Connection[RowT]:
         """The writer connection itself (for settings; write through the pool)."""
         return self._writer
 
@@ -370,6 +376,11 @@ class Pool:
         with self._adapter.shield():
             await self.close()
 
+    def __del__(self) -> None:
+        if not getattr(self, "_closing", True):  # (True: __init__ never got that far)
+            path = getattr(self, "path", "") or ":memory:"
+            _logging.unclosed(_logging.pool, f"pool on {path!r}")
+
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         readers = len(self._readers.all)
@@ -387,7 +398,7 @@ class PoolCore:
 
     __slots__ = ("_pool",)
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool[Any]) -> None:
         self._pool = pool
 
     @property
@@ -416,7 +427,7 @@ class PoolCore:
         return self._pool._writer_idle()
 
 
-def core_of_pool(pool: Pool) -> PoolCore:
+def core_of_pool(pool: Pool[Any]) -> PoolCore:
     """The internal interface of ``pool`` for the KV store.
 
     A new small object each time, not one the pool keeps: a pool referring

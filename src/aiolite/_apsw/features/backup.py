@@ -149,6 +149,13 @@ class Backup(AsyncClosing):
     aclose = finish
     close = finish
 
+    def __repr__(self) -> str:
+        if self._finished:
+            state = "finished"
+        else:
+            state = f"{self.page_count - self.remaining} of {self.page_count} pages copied"
+        return f"<aiolite.Backup into {self._destination.describe()} {state}>"
+
 
 @asynccontextmanager
 async def _parked(source: ConnectionCore | None) -> AsyncIterator[_Parking | None]:

@@ -144,6 +144,15 @@ class Blob(AsyncClosing):
             # never here while the worker may be using the connection.
             self._core.post(close_blob, self._handle, True, True)
 
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"<aiolite.Blob on {self._core.describe()} closed>"
+        try:
+            where = f"{self._raw.tell()} of {self._raw.length()} bytes"
+        except Exception:  # closed, or its connection is
+            where = "closed"
+        return f"<aiolite.Blob on {self._core.describe()} {where}>"
+
 
 class BlobMethods(CoreFront):
     async def blob_open(

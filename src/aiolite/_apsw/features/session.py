@@ -129,6 +129,9 @@ class Session(AsyncClosing):
 
     close = aclose
 
+    def __repr__(self) -> str:
+        return f"<aiolite.Session on {self._core.describe()}>"
+
 
 def _apply(conn: apsw.Connection, changeset: Any, options: dict[str, Any]) -> bytes | None:
     return apsw.Changeset.apply(changeset, conn, **options)
