@@ -338,3 +338,13 @@ async def test_inline_writes_leave_checkpoints_to_the_writer(fw: Framework, tmp_
         wal = file_size(path + "-wal")
     # Without checkpoints the WAL would hold every commit: 1500 x 4 KiB pages or more.
     assert wal < 1500 * 4096
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_a_store_typed_by_its_values_opens_and_works(fw: Framework, tmp_path: Path) -> None:
+    """``aiolite.KV[Profile](path)`` (the typed spelling) is a working store at run time."""
+    async with aiolite.KV[dict[str, int]](str(tmp_path / "typed.db")) as kv:
+        assert type(kv) is aiolite.KV
+        await kv.set("alice", {"age": 25})
+        assert await kv.get("alice") == {"age": 25}
+        assert await kv.get("bob", "missing") == "missing"

@@ -9,7 +9,7 @@ state flags a program branches on are plain values, so that a missing
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, assert_type
+from typing import Any, TypedDict, assert_type
 
 import aiolite
 
@@ -63,9 +63,28 @@ async def default_pool(path: str) -> None:
 
 async def kv_store(path: str) -> None:
     kv = await aiolite.KV(path)
-    assert_type(kv, aiolite.KV)
+    assert_type(kv, aiolite.KV[Any])
+    assert_type(await kv.get("a"), Any | None)
     assert_type(kv.pool, aiolite.Pool[tuple[Any, ...]])
     await kv.close()
+
+
+class Profile(TypedDict):
+    name: str
+    age: int
+
+
+async def typed_kv_store(path: str) -> None:
+    async with aiolite.KV[Profile](path) as kv:
+        assert_type(kv, aiolite.KV[Profile])
+        await kv.set("alice", {"name": "Alice", "age": 25})
+        assert_type(await kv.get("alice"), Profile | None)
+        assert_type(await kv.get("bob", "missing"), Profile | str)
+        assert_type(await kv.values(), list[Profile])
+        assert_type(await kv.items(), list[tuple[str, Profile]])
+        await kv.update(carol={"name": "Carol", "age": 30})
+        await kv.set("dave", {"name": "Dave"})  # type: ignore[typeddict-item]
+        await kv.set("erin", 42)  # type: ignore[arg-type]
 
 
 async def plain_flags(path: str) -> None:

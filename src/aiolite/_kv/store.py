@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, overload
+
+from typing_extensions import TypeVar
 
 from .. import _logging
 from .._apsw import AsyncOnly
@@ -59,7 +61,12 @@ def _plain_file(path: str) -> bool:
     return path not in ("", ":memory:") and not path.startswith("file:")
 
 
-class KV(AsyncOnly):
+V = TypeVar("V", default=Any)
+"""The type of the values a store holds; ``Any`` unless you say (``aiolite.KV[Profile](path)``)."""
+D = TypeVar("D")
+
+
+class KV(AsyncOnly, Generic[V]):
     """A persistent dict of ``str`` keys to JSON values or ``bytes``, used with ``await``.
 
     >>> import asyncio, aiolite, tempfile, os
@@ -221,6 +228,10 @@ class KV(AsyncOnly):
 
     # ------------------------------------------------------------------- reads
 
+    @overload
+    async def get(self, key: str) -> V | None: ...
+    @overload
+    async def get(self, key: str, default: D) -> V | D: ...
     async def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when it is missing."""
         if type(key) is not str or not key.isascii():
@@ -276,11 +287,11 @@ class KV(AsyncOnly):
             for (key,) in await self.pool.fetchall(f"SELECT key FROM {self._quoted} ORDER BY key")
         ]
 
-    async def values(self) -> list[Any]:
+    async def values(self) -> list[V]:
         """Every value, in key order (read and decoded in a worker thread: it may be a lot)."""
         return [value for _, _, value in await self._read_all()]
 
-    async def items(self) -> list[tuple[str, Any]]:
+    async def items(self) -> list[tuple[str, V]]:
         """Every ``(key, value)``, in key order (read and decoded in a worker thread)."""
         return [(key, value) for key, _, value in await self._read_all()]
 
@@ -305,7 +316,7 @@ class KV(AsyncOnly):
 
     # ------------------------------------------------------------------ writes
 
-    async def set(self, key: str, value: Any) -> None:
+    async def set(self, key: str, value: V) -> None:
         """Store ``value`` under ``key``; returns once it is committed."""
         check_key(key)
         stored = self.codec.encode_here(value)
@@ -363,7 +374,7 @@ class KV(AsyncOnly):
             raise KeyError(key)
 
     async def update(
-        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **more: Any
+        self, items: Mapping[str, V] | Iterable[tuple[str, V]] = (), **more: V
     ) -> None:
         """Store many items in one transaction: all of them, or (on any error) none.
 
