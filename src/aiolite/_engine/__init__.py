@@ -7,7 +7,9 @@ imports a layer above, so the engine can be read, and tested, on its own.
 
 For layer 3
     :class:`Engine`
-        One connection's worker. ``open``/``close``/``stop`` its life;
+        One connection's worker. ``open``/``close``/``stop`` its life
+        (``begin_close`` starts a close that no cancellation can leave half
+        way, ``call_when_gone`` tells whoever must know that the worker exited);
         ``submit`` (awaited) and ``post`` (fire and forget) the only ways to
         reach the sync connection; ``run_inline`` the shortcut that skips
         the thread for a tiny read (it returns :data:`NOT_NOW` or

@@ -25,6 +25,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from contextvars import Context, copy_context
 from itertools import count
 from queue import SimpleQueue
@@ -94,6 +95,7 @@ class Engine:
         self._exec_lock = threading.Lock()  # held by whichever thread is using the connection
         self._worker_gone = False
         self._closer: Callable[[Any], None] = _default_closer
+        self._on_exit: Callable[[], None] | None = None
         self._thread = threading.Thread(
             target=self._serve, name=f"aiolite-worker-{next(_worker_numbers)}", daemon=True
         )
@@ -131,8 +133,18 @@ class Engine:
     ) -> Any:
         """Start the worker, create the connection in it, and return ``configure``'s result."""
         self._closer = closer
+        try:
+            self._thread.start()
+        except RuntimeError as exc:
+            # CPython's "can't start new thread": the process is out of threads
+            # or memory. Nothing was started, so nothing is registered to be
+            # stopped or joined at exit; the engine is closed for good.
+            self.closing = True
+            raise RuntimeError(
+                f"could not start a worker thread for the connection ({exc}): "
+                "the process has run out of threads or memory"
+            ) from exc
         _live_engines.add(self)
-        self._thread.start()
         return await self.submit(self._open_in_worker, create, configure)
 
     async def submit(self, fn: Callable[..., Any], *args: Any, cancellable: bool = True) -> Any:
@@ -163,19 +175,65 @@ class Engine:
 
         Requests queued behind the close fail with ``ConnectionClosedError``;
         the one running is stopped inside SQLite and fails the same way
-        (unless it finishes first). Idempotent.
+        (unless it finishes first). Idempotent, and a cancelled close still
+        finishes: its close request stays queued (nobody can cancel it), the
+        worker closes and exits, and the next ``close()`` waits for that.
+        When it returns, the worker thread has ended (or is past the last
+        thing it does, after two seconds).
         """
-        if self._worker_gone or not self._thread.is_alive():
+        thread = self._thread
+        if thread.ident is None:  # never started: nothing to close
+            self.closing = True
             return
-        self.adapter.check_loop()  # before any state changes: a refused close changes nothing
+        error: BaseException | None = None
+        if not self._worker_gone and thread.is_alive():
+            self.adapter.check_loop()  # before any state changes: a refused close changes nothing
+            self._cancel_running_callback()
+            request = self._begin_close()
+            await self.adapter.wait(request, self._enqueue)
+            error = request.error
+        # Also after a cancelled close: the worker may be gone but its thread
+        # not yet ended, and the caller is promised it has.
+        if thread is not threading.current_thread():
+            thread.join(_EXIT_JOIN_SECONDS)
+        if error is not None:
+            raise error
+
+    def begin_close(self) -> None:
+        """Start closing, loop thread, without waiting: the worker closes and exits on its own.
+
+        For a caller that must not be left half way by a cancellation (a pool
+        stopping all of its connections at once); ``close()`` afterwards
+        waits for the worker to be done. Idempotent.
+        """
+        if self.closing:
+            return
+        if self._thread.ident is None:  # never started
+            self.closing = True
+            return
+        self.adapter.check_loop()
+        self._cancel_running_callback()
+        self._enqueue(self._begin_close())
+
+    def call_when_gone(self, callback: Callable[[], None]) -> None:
+        """Have the worker call ``callback()``, in its thread, as the last thing it does.
+
+        By then the connection is closed and every request left has failed,
+        so whoever was waiting on work the worker will now never do (a
+        posted request that closing skipped) can be told, even if the
+        ``close()`` that began it was cancelled. Called at once if the
+        worker has already gone. ``callback`` must not raise.
+        """
+        with self._lock:
+            if not self._worker_gone:
+                self._on_exit = callback
+                return
+        callback()
+
+    def _cancel_running_callback(self) -> None:
         running = self.current
         if running is not None and running.callback is not None:
             self.adapter.cancel_callback(running.callback)  # only the loop thread may
-        request = self._begin_close()
-        await self.adapter.wait(request, self._enqueue)
-        self._thread.join(_EXIT_JOIN_SECONDS)
-        if request.error is not None:
-            raise request.error
 
     def stop(self, timeout: float | None = _EXIT_JOIN_SECONDS) -> None:
         """Close from synchronous code, any thread, with or without a running loop.
@@ -285,6 +343,9 @@ class Engine:
                 self._close_connection()
             self._fail_leftovers()
             _live_engines.discard(self)
+            on_exit, self._on_exit = self._on_exit, None
+            if on_exit is not None:
+                on_exit()
 
     def _run(self, request: Request) -> None:
         if request.deadline is not None and monotonic() >= request.deadline:
@@ -371,7 +432,14 @@ def _stop_all_at_exit() -> None:
     """
     engines = list(_live_engines)
     for engine in engines:
-        engine.stop(timeout=None)
+        # One engine that cannot be stopped must not keep the others from it.
+        with suppress(Exception):
+            engine.stop(timeout=None)
     deadline = monotonic() + _EXIT_JOIN_SECONDS
+    current = threading.current_thread()
     for engine in engines:
-        engine.thread.join(max(0.0, deadline - monotonic()))
+        thread = engine.thread
+        # A thread that never started cannot be joined (it raises, and the
+        # engines after it would go unjoined); open() no longer registers one.
+        if thread.ident is not None and thread is not current:
+            thread.join(max(0.0, deadline - monotonic()))

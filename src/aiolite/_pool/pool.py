@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from math import inf
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import apsw
@@ -111,8 +112,13 @@ class Pool(AsyncOnly, Generic[RowT]):
         self.close_timeout = close_timeout
         self._active = 0
         self._idle: Event | None = None
+        # The close, one job in three steps whose progress survives a
+        # cancelled close(): draining (closing, not stopping), stopping, closed.
         self._closing = False
+        self._close_deadline = inf  # loop clock: the earliest any close() asked for
+        self._stopping = False
         self._closed = False
+        self._writer_core.engine.call_when_gone(self._queue.closer_for_writer())
         self._reads = self._timeouts = 0
         self.path: str = writer.filename
         """The database file's full path ("" for an in-memory pool)."""
@@ -332,7 +338,8 @@ class Pool(AsyncOnly, Generic[RowT]):
     def _leave(self) -> None:
         self._active -= 1
         if self._active == 0 and self._idle is not None:
-            self._idle.set()
+            idle, self._idle = self._idle, None
+            idle.set()
 
     async def close(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Close every connection, after waiting (bounded) for work in flight.
@@ -342,25 +349,60 @@ class Pool(AsyncOnly, Generic[RowT]):
         ``close_timeout``) to finish; whatever is still unfinished then fails
         with ``ConnectionClosedError`` (running statements are stopped inside
         SQLite, open transactions rolled back). Idempotent.
+
+        A close that is itself cancelled (a shutdown handler's own timeout,
+        say) leaves the job where it got to, and the next ``close()``
+        carries on from there: it waits no later than the first one would
+        have (the earliest deadline any close asked for wins), then stops
+        what is left. Once any close has begun stopping the connections, a
+        cancellation no longer matters: their worker threads close them and
+        exit on their own, and writes still waiting fail. ``stats().closed``
+        turns True when a close has seen every worker thread end.
         """
-        if self._closing:
+        if self._closed:
             return
-        self._closing = True
+        self._adapter.check_loop()  # a refused close changes nothing
         limit = self.close_timeout if timeout is None else timeout
-        if self._active:
-            self._idle = self._adapter.event()
-            await self._adapter.wait_event(self._idle, limit)
+        self._close_deadline = min(self._close_deadline, self._adapter.now() + limit)
+        self._closing = True
+        if not self._stopping:
+            await self._wait_idle()  # the one step a cancellation may interrupt half way
+            self._stop()
         with self._adapter.shield():
             errors: list[BaseException] = []
-            for conn in (self._writer, *(r.conn for r in self._readers.all)):
+            for conn in self._connections():
                 try:
-                    await conn.close()
+                    await conn.close()  # resumable: waits for the worker begun above
                 except Exception as exc:
                     errors.append(exc)
             self._queue.close()
             self._closed = True
         if errors:
             raise errors[0]
+
+    async def _wait_idle(self) -> None:
+        """Give work in flight until the close deadline to finish."""
+        while self._active:
+            remaining = self._close_deadline - self._adapter.now()
+            if remaining <= 0:
+                return
+            if self._idle is None:
+                self._idle = self._adapter.event()
+            await self._adapter.wait_event(self._idle, remaining)
+
+    def _stop(self) -> None:
+        """Begin closing every connection, at once and without an await in between.
+
+        Past this point nothing depends on the closer: each worker stops what
+        it runs, rolls back, closes and exits by itself, and the writer's
+        exit fails the writes it will never run (``WriteQueue.closer_for_writer``).
+        """
+        self._stopping = True
+        for conn in self._connections():
+            core_of(conn).engine.begin_close()
+
+    def _connections(self) -> tuple[Connection[Any], ...]:
+        return (self._writer, *(reader.conn for reader in self._readers.all))
 
     aclose = close
 

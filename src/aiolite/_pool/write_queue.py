@@ -178,13 +178,31 @@ class WriteQueue:
         self._gate.withdraw(turn)
         self.schedule()
 
+    def closer_for_writer(self) -> Callable[[], None]:
+        """What the writer's worker calls last, in its thread: have the loop run ``close()``.
+
+        A batch that closing skipped in the worker never reports back, and a
+        write queued behind a writer block that never ends never gets a turn:
+        without this, their callers would wait until some ``pool.close()`` ran
+        to its end, which a cancelled one does not. Holds the queue weakly: a
+        pool dropped unclosed must not be kept alive by its own writer.
+        """
+        call_soon_threadsafe = self._adapter.call_soon_threadsafe
+        close = partial(_close_weakly, weakref.ref(self))
+
+        def writer_gone() -> None:
+            call_soon_threadsafe(close)  # False if the loop has finished: nobody is left
+
+        return writer_gone
+
     def close(self) -> None:
-        """The writer has closed: every write still in a batch or queued fails."""
+        """The writer has closed: every write still in a batch or queued fails. Idempotent."""
         for batch in list(self._in_flight):
             self._in_flight.remove(batch)
             finish_batch(batch, _closed_error)
         if self._sweeper is not None:
             self._sweeper.cancel()
+            self._sweeper = None
         for job in self.pending:
             job.error, job.state = _closed_error(), DONE
             job.done.set()
@@ -198,6 +216,12 @@ def _sweep_weakly(queue: weakref.ref[WriteQueue]) -> None:
     alive = queue()
     if alive is not None:
         alive.sweep()
+
+
+def _close_weakly(queue: weakref.ref[WriteQueue]) -> None:
+    alive = queue()
+    if alive is not None:
+        alive.close()
 
 
 def _closed_error() -> BaseException:
