@@ -37,6 +37,7 @@ class Execution:
 
     __slots__ = (
         "abandon_inline",
+        "clock",
         "elapsed",
         "held_error",
         "raw",
@@ -59,6 +60,7 @@ class Execution:
         self.held_error: Exception | None = None  # raised by the fetch after the rows before it
         self.readonly = True  # every statement run so far only reads
         self.elapsed = 0.0  # seconds the execute and its first batch took in the worker
+        self.clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -126,7 +128,8 @@ def execute_in_worker(
     first_batch: int | None,
 ) -> tuple[list[Any], bool]:
     """Run ``sql`` and fetch up to ``first_batch`` rows (all when None)."""
-    started = perf_counter()
+    clock = execution.clock
+    started = clock()
     raw = conn.cursor()
     execution.raw = raw
     try:
@@ -148,7 +151,7 @@ def execute_in_worker(
         execution.close()
         raise
     batch = fetch_in_worker(conn, execution, first_batch)
-    execution.elapsed = perf_counter() - started
+    execution.elapsed = clock() - started
     return batch
 
 
