@@ -219,7 +219,10 @@ class ConnectionCore:
             execution.clock = thread_time
         run = execute_first_in_worker if first_only else execute_in_worker
         try:
-            rows, done = await self._submit(
+            gate = self.gate
+            while gate.other_task_inside():  # (_submit, without its coroutine)
+                await gate.wait_for_release()
+            rows, done = await engine.submit(
                 guard.run_statement, run, execution, sql, bindings, False, size
             )
             if policy is not None:

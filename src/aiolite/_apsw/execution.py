@@ -150,7 +150,7 @@ def execute_in_worker(
     except BaseException:
         execution.close()
         raise
-    batch = fetch_in_worker(conn, execution, first_batch)
+    batch = _read(execution, raw, first_batch)
     execution.elapsed = clock() - started
     return batch
 
@@ -197,6 +197,11 @@ def fetch_in_worker(
     raw = execution.raw
     if raw is None:
         raise apsw.CursorClosedError("the cursor was closed, cancelled or failed")
+    return _read(execution, raw, size)
+
+
+def _read(execution: Execution, raw: apsw.Cursor, size: int | None) -> tuple[list[Any], bool]:
+    """``fetch_in_worker`` once its checks have passed (as they have right after the execute)."""
     source: Iterable[Any] = raw if size is None else islice(raw, size + 1)
     shape = execution.shape
     if shape.convert is not None:

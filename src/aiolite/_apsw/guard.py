@@ -112,6 +112,8 @@ class TransactionGuard:
             self.lost = None
             if not conn.in_transaction:
                 return [], True
+        elif not conn.in_transaction:
+            return fn(conn, statement, sql, *args)  # (run's first case, without the call)
         return self.run(conn, fn, statement, sql, *args)
 
     def refuse(self) -> NoReturn:
