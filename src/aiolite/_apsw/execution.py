@@ -44,6 +44,7 @@ class Execution:
         "readonly",
         "refuses",
         "shape",
+        "stepped",
     )
 
     def __init__(
@@ -59,8 +60,15 @@ class Execution:
         self.raw: apsw.Cursor | None = None
         self.held_error: Exception | None = None  # raised by the fetch after the rows before it
         self.readonly = True  # every statement run so far only reads
-        self.elapsed = 0.0  # seconds the execute and its first batch took in the worker
+        self.elapsed = 0.0
+        """Seconds the execution and its first batch took in the worker, preparing aside.
+
+        APSW keeps prepared statements for the next execution of the same SQL,
+        which is what an inline run of it will be; so the clock starts when
+        the first statement has been prepared, at the tracer's first call.
+        """
         self.clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
+        self.stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -70,6 +78,8 @@ class Execution:
         script gets rows shaped by its own column names. A tracer set on the
         connection by the user is still called.
         """
+        if not self.stepped:
+            self.stepped = self.clock()
         if not cursor.is_readonly:
             self.readonly = False
             if self.abandon_inline():
@@ -151,7 +161,7 @@ def execute_in_worker(
         execution.close()
         raise
     batch = _read(execution, raw, first_batch)
-    execution.elapsed = clock() - started
+    execution.elapsed = clock() - (execution.stepped or started)
     return batch
 
 
