@@ -49,6 +49,8 @@ class Cursor(AsyncClosing, Generic[RowT]):
     arraysize: int = 1
     """How many rows ``fetchmany()`` returns when no size is given (DB-API)."""
 
+    _closed = False
+
     def __init__(
         self,
         connection: Connection[RowT],
@@ -64,7 +66,6 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._rows: deque[RowT] = deque(rows)
         self._done = done
         self._next_batch = core.prefetch * 16
-        self._closed = False
 
     @property
     def connection(self) -> Connection[RowT]:

@@ -35,17 +35,20 @@ _first = itemgetter(0)
 class Execution:
     """Worker-side state of one execution: the APSW cursor and how to shape its rows."""
 
-    __slots__ = (
-        "abandon_inline",
-        "clock",
-        "elapsed",
-        "held_error",
-        "raw",
-        "readonly",
-        "refuses",
-        "shape",
-        "stepped",
-    )
+    # Fields a point query never changes are class-level defaults (no
+    # ``__slots__``): an execution is made for every statement.
+    raw: apsw.Cursor | None = None
+    held_error: Exception | None = None  # raised by the fetch after the rows before it
+    readonly = True  # every statement run so far only reads
+    elapsed = 0.0
+    """Seconds the execution and its first batch took in the worker, preparing aside.
+
+    APSW keeps prepared statements for the next execution of the same SQL,
+    which is what an inline run of it will be; so the clock starts when the
+    first statement has been prepared, at the tracer's first call.
+    """
+    clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
+    stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
 
     def __init__(
         self,
@@ -57,18 +60,6 @@ class Execution:
         self.abandon_inline = abandon_inline  # Engine.abandon_inline
         self.refuses = refuses
         """Where transaction control is refused (for its error message), or None to allow it."""
-        self.raw: apsw.Cursor | None = None
-        self.held_error: Exception | None = None  # raised by the fetch after the rows before it
-        self.readonly = True  # every statement run so far only reads
-        self.elapsed = 0.0
-        """Seconds the execution and its first batch took in the worker, preparing aside.
-
-        APSW keeps prepared statements for the next execution of the same SQL,
-        which is what an inline run of it will be; so the clock starts when
-        the first statement has been prepared, at the tracer's first call.
-        """
-        self.clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
-        self.stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
