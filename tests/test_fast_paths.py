@@ -17,6 +17,7 @@ import apsw
 import pytest
 
 import aiolite
+from aiolite._engine import LEARN_ROUNDS
 from tests.frameworks import Framework
 from tests.helpers import ENDLESS_QUERY, GUARD, Db, assert_usable, count_rows, db_path
 
@@ -319,3 +320,43 @@ async def test_closing_from_another_thread_during_reads_fails_cleanly(fw: Framew
         closer.join(GUARD)
         assert outcomes == {"ok", "closed"}
         assert db.closed
+
+
+async def test_a_burst_of_a_new_read_waits_for_one_run_then_runs_inline(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        query = "SELECT y FROM t WHERE x = ?"
+        before = trips(db)
+        results: dict[int, Any] = {}
+
+        async def read(x: int) -> None:
+            results[x] = await (await db.execute(query, (x,))).get
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            for x in range(100):
+                group.start_soon(read, x)
+        assert results == {x: f"row {x}" for x in range(100)}
+        # One task's run in the worker showed the read tiny; the others ran inline.
+        assert trips(db) - before <= LEARN_ROUNDS
+
+
+async def test_a_burst_of_a_new_write_runs_every_write_once_in_the_worker(fw: Framework) -> None:
+    async with aiolite.connect(":memory:") as db:
+        await make_table(db)
+        insert = "INSERT INTO t(y) VALUES (?)"
+        before = trips(db)
+
+        async def write(x: int) -> None:
+            await db.execute(insert, (f"new {x}",))
+
+        async with fw.fail_after(GUARD), fw.task_group() as group:
+            for x in range(20):
+                group.start_soon(write, x)
+        assert trips(db) - before == 20
+        rows = await (await db.execute("SELECT y FROM t WHERE x >= 100")).fetchall()
+        assert sorted(y for (y,) in rows) == sorted(f"new {x}" for x in range(20))
+        policy = db._core.inline
+        assert policy is not None
+        assert policy.seen(insert)
+        assert not policy.known(insert)
+        assert not policy.learning

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from time import monotonic
+from time import monotonic, thread_time
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import apsw
 
-from .._engine import ABANDONED, INLINE_BUDGET_SECONDS, NOT_NOW, InlinePolicy
+from .._engine import (
+    ABANDONED,
+    INLINE_BUDGET_SECONDS,
+    LEARN_ROUNDS,
+    NOT_NOW,
+    InlinePolicy,
+    Learning,
+)
 from .._engine import deadline as deadline_var
 from .execution import (
     Execution,
@@ -209,36 +216,97 @@ class ConnectionCore:
             )
             return execution, rows, done
         policy = self.inline
-        if policy is not None and policy.should_try(sql) and self._may_run_inline():
-            execution = Execution(self.row_factory, engine.abandon_inline)
-            started = monotonic()
-            batch = engine.run_inline(
-                guard.run,
-                execute_first_inline if first_only else execute_inline,
-                execution,
-                sql,
-                bindings,
-                size,
-                size if first_only else self.max_batch,
-                started + _READ_AHEAD_SECONDS,
-            )
-            if batch is ABANDONED:
-                policy.abandoned(sql)
-                if execution.raw is not None:  # only the worker may touch it from now on
-                    engine.post(close_in_worker, execution)
-            elif batch is not NOT_NOW:
-                policy.ran_inline(sql, monotonic() - started)
-                if engine.inline_streak_expired():
-                    await self.adapter.checkpoint()
-                return execution, *batch
-        execution = Execution(self.row_factory, engine.abandon_inline)
-        run = execute_first_in_worker if first_only else execute_in_worker
-        rows, done = await self._submit(
-            guard.run_statement, run, execution, sql, bindings, False, size
-        )
+        learner: Learning | None = None
         if policy is not None:
-            policy.learned(sql, execution.readonly, execution.elapsed)
+            if policy.should_try(sql):
+                if self._may_run_inline():
+                    found = self._run_inline(policy, sql, bindings, size, first_only)
+                    if found is not None:
+                        if engine.inline_streak_expired():
+                            await self.adapter.checkpoint()
+                        return found
+            elif not policy.seen(sql) and engine.inline.allowed and self._may_run_inline():
+                learner = await self._learn_or_wait(policy, sql)
+                if learner is None and policy.should_try(sql) and self._may_run_inline():
+                    found = self._run_inline(policy, sql, bindings, size, first_only)
+                    if found is not None:
+                        if engine.inline_streak_expired():
+                            await self.adapter.checkpoint()
+                        return found
+        execution = Execution(self.row_factory, engine.abandon_inline)
+        if learner is not None:
+            # Others wait for this run, and the loop is busy with them: the worker's
+            # wall time would count its waits for the GIL, so judge it by CPU time.
+            execution.clock = thread_time
+        run = execute_first_in_worker if first_only else execute_in_worker
+        try:
+            gate = self.gate
+            while gate.other_task_inside():  # (_submit, without its coroutine)
+                await gate.wait_for_release()
+            rows, done = await engine.submit(
+                guard.run_statement, run, execution, sql, bindings, False, size
+            )
+            if policy is not None:
+                policy.learned(sql, execution.readonly, execution.elapsed)
+            if learner is not None:
+                learner.retry = execution.readonly
+        finally:
+            if learner is not None:
+                assert policy is not None
+                policy.learning.pop(sql, None)
+                learner.done.set()
         return execution, rows, done
+
+    async def _learn_or_wait(self, policy: InlinePolicy, sql: str) -> Learning | None:
+        """For a statement not learned yet: this request's learning run, or None after waiting.
+
+        None: another request's run of the same statement is over, and this
+        one may try inline if that run showed the statement tiny.
+        """
+        waited = 0
+        while True:
+            learning = policy.learning.get(sql)
+            if learning is None:
+                if waited >= LEARN_ROUNDS:
+                    return None
+                learning = policy.learning[sql] = Learning(self.adapter.event())
+                return learning
+            await learning.done.wait()
+            waited += 1
+            if policy.known(sql) or not learning.retry:
+                return None
+
+    def _run_inline(
+        self,
+        policy: InlinePolicy,
+        sql: str,
+        bindings: Bindings | Iterable[Bindings],
+        size: int,
+        first_only: bool,
+    ) -> tuple[Execution, list[Any], bool] | None:
+        """Run ``sql`` on the loop thread now; None if the worker must run it after all."""
+        engine = self.engine
+        execution = Execution(self.row_factory, engine.abandon_inline)
+        started = monotonic()
+        batch = engine.run_inline(
+            self.guard.run,
+            execute_first_inline if first_only else execute_inline,
+            execution,
+            sql,
+            bindings,
+            size,
+            size if first_only else self.max_batch,
+            started + _READ_AHEAD_SECONDS,
+        )
+        if batch is ABANDONED:
+            policy.abandoned(sql)
+            if execution.raw is not None:  # only the worker may touch it from now on
+                engine.post(close_in_worker, execution)
+            return None
+        if batch is NOT_NOW:
+            return None
+        policy.ran_inline(sql, monotonic() - started)
+        return execution, *batch
 
     def _may_run_inline(self) -> bool:
         """Whether this task may run a statement on the loop thread right now."""

@@ -51,6 +51,8 @@ class Cursor(AsyncClosing, Generic[RowT]):
     arraysize: int = 1
     """How many rows ``fetchmany()`` returns when no size is given (DB-API)."""
 
+    _closed = False
+
     def __init__(
         self,
         connection: Connection[RowT],
@@ -66,8 +68,6 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._rows: deque[RowT] = deque(rows)
         self._done = done
         self._next_batch = core.prefetch * 16
-        self._max_batch = core.max_batch
-        self._closed = False
 
     @property
     def connection(self) -> Connection[RowT]:
@@ -137,14 +137,16 @@ class Cursor(AsyncClosing, Generic[RowT]):
         return Deferred(self._get, "cursor.get")
 
     async def _get(self) -> Any:
-        rows = await self.fetchall()
+        if self._done and not self._closed and not self._engine.closing:
+            rows = list(self._rows)  # (fetchall, without its coroutine and checks)
+            self._rows.clear()
+        else:
+            rows = await self.fetchall()
         if not rows:
             return None
         description = self._execution.shape.description
-        single = description is not None and len(description) == 1
-        if single and isinstance(rows[0], tuple):
-            values = [row[0] for row in rows]  # type: ignore[index]
-            return values[0] if len(values) == 1 else values
+        if description is not None and len(description) == 1 and isinstance(rows[0], tuple):
+            return rows[0][0] if len(rows) == 1 else [row[0] for row in rows]  # type: ignore[index]
         return rows[0] if len(rows) == 1 else rows
 
     async def aclose(self) -> None:
@@ -163,7 +165,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
         if self._done:
             return False
         self._rows.extend(await self._fetch(size))
-        self._next_batch = min(self._next_batch * 4, self._max_batch)
+        self._next_batch = min(self._next_batch * 4, self._core.max_batch)
         return bool(self._rows)
 
     async def _fetch(self, size: int | None) -> list[RowT]:

@@ -35,15 +35,20 @@ _first = itemgetter(0)
 class Execution:
     """Worker-side state of one execution: the APSW cursor and how to shape its rows."""
 
-    __slots__ = (
-        "abandon_inline",
-        "elapsed",
-        "held_error",
-        "raw",
-        "readonly",
-        "refuses",
-        "shape",
-    )
+    # Fields a point query never changes are class-level defaults (no
+    # ``__slots__``): an execution is made for every statement.
+    raw: apsw.Cursor | None = None
+    held_error: Exception | None = None  # raised by the fetch after the rows before it
+    readonly = True  # every statement run so far only reads
+    elapsed = 0.0
+    """Seconds the execution and its first batch took in the worker, preparing aside.
+
+    APSW keeps prepared statements for the next execution of the same SQL,
+    which is what an inline run of it will be; so the clock starts when the
+    first statement has been prepared, at the tracer's first call.
+    """
+    clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
+    stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
 
     def __init__(
         self,
@@ -55,10 +60,6 @@ class Execution:
         self.abandon_inline = abandon_inline  # Engine.abandon_inline
         self.refuses = refuses
         """Where transaction control is refused (for its error message), or None to allow it."""
-        self.raw: apsw.Cursor | None = None
-        self.held_error: Exception | None = None  # raised by the fetch after the rows before it
-        self.readonly = True  # every statement run so far only reads
-        self.elapsed = 0.0  # seconds the execute and its first batch took in the worker
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -68,6 +69,8 @@ class Execution:
         script gets rows shaped by its own column names. A tracer set on the
         connection by the user is still called.
         """
+        if not self.stepped:
+            self.stepped = self.clock()
         if not cursor.is_readonly:
             self.readonly = False
             if self.abandon_inline():
@@ -126,7 +129,8 @@ def execute_in_worker(
     first_batch: int | None,
 ) -> tuple[list[Any], bool]:
     """Run ``sql`` and fetch up to ``first_batch`` rows (all when None)."""
-    started = perf_counter()
+    clock = execution.clock
+    started = clock()
     raw = conn.cursor()
     execution.raw = raw
     try:
@@ -147,8 +151,8 @@ def execute_in_worker(
     except BaseException:
         execution.close()
         raise
-    batch = fetch_in_worker(conn, execution, first_batch)
-    execution.elapsed = perf_counter() - started
+    batch = _read(execution, raw, first_batch)
+    execution.elapsed = clock() - (execution.stepped or started)
     return batch
 
 
@@ -194,6 +198,11 @@ def fetch_in_worker(
     raw = execution.raw
     if raw is None:
         raise apsw.CursorClosedError("the cursor was closed, cancelled or failed")
+    return _read(execution, raw, size)
+
+
+def _read(execution: Execution, raw: apsw.Cursor, size: int | None) -> tuple[list[Any], bool]:
+    """``fetch_in_worker`` once its checks have passed (as they have right after the execute)."""
     source: Iterable[Any] = raw if size is None else islice(raw, size + 1)
     shape = execution.shape
     if shape.convert is not None:

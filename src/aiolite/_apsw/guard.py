@@ -123,6 +123,8 @@ class TransactionGuard:
             if not conn.in_transaction:
                 self.in_transaction = False
                 return [], True
+        elif not conn.in_transaction:
+            return fn(conn, statement, sql, *args)  # (run's first case, without the call)
         return self.run(conn, fn, statement, sql, *args)
 
     def refuse(self) -> NoReturn:

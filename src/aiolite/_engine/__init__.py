@@ -46,7 +46,7 @@ For layer 2
 from .bridge import call_in_loop
 from .deadline import contextvar_set, deadline
 from .engine import Engine, current_worker_engine
-from .inline import InlinePolicy
+from .inline import LEARN_ROUNDS, InlinePolicy, Learning
 from .inline_runs import INLINE_BUDGET_SECONDS
 from .port import AdapterPort, CallbackCall
 from .request import (
@@ -65,12 +65,14 @@ __all__ = [
     "ABORT_CLOSED",
     "ABORT_DEADLINE",
     "INLINE_BUDGET_SECONDS",
+    "LEARN_ROUNDS",
     "NOT_NOW",
     "AdapterPort",
     "CallbackCall",
     "Engine",
     "InlinePolicy",
     "InlineStreak",
+    "Learning",
     "Request",
     "call_in_loop",
     "contextvar_set",

@@ -154,13 +154,22 @@ class Engine:
         ``cancellable`` is False (used for rollbacks that must happen); such a
         request also ignores deadlines.
         """
-        request = self._new_request(fn, args, cancellable)
-        await self.adapter.wait(request, self._enqueue)
-        streak = self._streak
-        if streak.started is not None:  # (a read, not a call, on the hot path)
-            streak.reset()  # the caller suspended: the loop had its turn
+        adapter = self.adapter
+        adapter.check_loop()
+        if self.closing:
+            raise ConnectionClosedError("the connection is closed")
+        blocked = blocked_engines.get()
+        if blocked and self in blocked:
+            raise CallbackDeadlockError(
+                "an async callback awaited the connection that is waiting for it; "
+                "use a sync callback (it gets the connection) or another connection"
+            )
+        request = Request(adapter, fn, args, copy_context(), cancellable)
+        await adapter.wait(request, self._enqueue)
+        if self._streak.started is not None:  # (a read, not a call, on the hot path)
+            self._streak.reset()  # the caller suspended: the loop had its turn
         if request.expired:
-            raise self.adapter.deadline_error("the request's deadline passed")
+            raise adapter.deadline_error("the request's deadline passed")
         if request.error is not None:
             await request.raise_failure()
         return request.value
@@ -252,21 +261,6 @@ class Engine:
             and threading.current_thread() is not self._thread
         ):
             self._thread.join(timeout)
-
-    def _new_request(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], cancellable: bool
-    ) -> Request:
-        adapter = self.adapter
-        adapter.check_loop()
-        if self.closing:
-            raise ConnectionClosedError("the connection is closed")
-        blocked = blocked_engines.get()
-        if blocked and self in blocked:
-            raise CallbackDeadlockError(
-                "an async callback awaited the connection that is waiting for it; "
-                "use a sync callback (it gets the connection) or another connection"
-            )
-        return Request(adapter, fn, args, copy_context(), cancellable)
 
     def _enqueue(self, request: Request) -> bool:
         """Queue ``request``; if the worker has exited, fail it instead and return False."""

@@ -37,25 +37,22 @@ ABANDONED: Any = _Sentinel()
 
 
 class Request:
-    """One call to run in the worker, and everything both threads know about it."""
+    """One call to run in the worker, and everything both threads know about it.
 
-    __slots__ = (
-        "aborted",
-        "adapter",
-        "args",
-        "callback",
-        "cancellable",
-        "cancelled",
-        "context",
-        "deadline",
-        "deadline_from_scope",
-        "error",
-        "expired",
-        "fn",
-        "framework_deadline",
-        "value",
-        "waiter",
-    )
+    Fields most requests never change are class-level defaults (no
+    ``__slots__``): a request then costs only the stores it needs.
+    """
+
+    cancelled = False
+    deadline: float | None = None  # time.monotonic() based
+    deadline_from_scope = False
+    framework_deadline = inf
+    aborted: str | None = None
+    expired = False  # loop side only: aiolite.deadline passed while it waited
+    value: Any = None
+    error: BaseException | None = None
+    waiter: Any = None  # the adapter's handle on the waiting task
+    callback: CallbackCall | None = None
 
     def __init__(
         self,
@@ -70,16 +67,6 @@ class Request:
         self.args = args
         self.context = context
         self.cancellable = cancellable
-        self.cancelled = False
-        self.deadline: float | None = None  # time.monotonic() based
-        self.deadline_from_scope = False
-        self.framework_deadline = inf
-        self.aborted: str | None = None
-        self.expired = False  # loop side only: aiolite.deadline passed while it waited
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.waiter: Any = None  # the adapter's handle on the waiting task
-        self.callback: CallbackCall | None = None
         if not cancellable:
             return  # clean-up (a rollback) must run even after the deadline passed
         # The tighter of aiolite.deadline and the enclosing cancel scopes, converted

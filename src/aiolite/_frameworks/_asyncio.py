@@ -11,6 +11,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from contextvars import Context
 from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ class AsyncioAdapter(FrameworkAdapter):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._context = Context()
 
     @property
     def loop_name(self) -> str:
@@ -63,6 +65,13 @@ class AsyncioAdapter(FrameworkAdapter):
         request.waiter = future
         if not enqueue(request):
             return
+        if request.deadline is None:  # the usual case: no timer to arm or cancel
+            try:
+                await future
+            except asyncio.CancelledError:
+                request.on_cancel()
+                raise
+            return
         deadline = request.explicit_deadline
         timer = None if deadline is None else self._loop.call_at(deadline, _expire, request)
         try:
@@ -84,7 +93,9 @@ class AsyncioAdapter(FrameworkAdapter):
 
     def call_soon_threadsafe(self, function: Wakeup) -> bool:
         try:
-            self._loop.call_soon_threadsafe(function)
+            # An empty context, not a copy of the worker's: what runs here are
+            # aiolite's own wake-ups, which read no context variable.
+            self._loop.call_soon_threadsafe(function, context=self._context)
         except RuntimeError:  # "Event loop is closed"
             return False
         return True

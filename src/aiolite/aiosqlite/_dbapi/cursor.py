@@ -35,27 +35,30 @@ if TYPE_CHECKING:
 class Cursor:
     """A cursor with sqlite3's behaviour (see the module docstring)."""
 
+    # Defaults at class level: a cursor is made for every execute, and most
+    # of these are set again by the statement it runs.
+    arraysize = 1
+    rowcount = -1
+    lastrowid: int | None = None
+    description: Description | None = None
+    column_names: tuple[str, ...] = ()
+    _closed = False
+    _active = False  # a statement has rows left to read
+    _dml = False
+    _many = False
+    _sql = ""
+    _statements = 0
+    _convert: Converter | None = None
+    _was_open = False
+    _supplied: int | None = None  # positional values given to ``execute``
+    _bindings_count = 0  # parameters the statement uses
+
     def __init__(self, connection: Connection) -> None:
         if getattr(connection, "plain_statements", None) is None:
             raise TypeError(f"expected aiolite.aiosqlite connection, got {type(connection)!r}")
         self.connection = connection
-        self.arraysize = 1
         self.row_factory: Any = connection.row_factory
-        self.rowcount = -1
-        self.lastrowid: int | None = None
-        self.description: Description | None = None
-        self.column_names: tuple[str, ...] = ()
         self._cursor = connection.check_open().cursor()
-        self._closed = False
-        self._active = False  # a statement has rows left to read
-        self._dml = False
-        self._many = False
-        self._sql = ""
-        self._statements = 0
-        self._convert: Converter | None = None
-        self._was_open = False
-        self._supplied: int | None = None  # positional values given to ``execute``
-        self._bindings_count = 0  # parameters the statement uses
 
     # ----------------------------------------------------------------- checks
 
