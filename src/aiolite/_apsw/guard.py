@@ -124,7 +124,10 @@ class TransactionGuard:
                 self.in_transaction = False
                 return [], True
         elif not conn.in_transaction:
-            return fn(conn, statement, sql, *args)  # (run's first case, without the call)
+            try:  # (run's first case, without the call)
+                return fn(conn, statement, sql, *args)
+            finally:
+                self.in_transaction = conn.in_transaction
         return self.run(conn, fn, statement, sql, *args)
 
     def refuse(self) -> NoReturn:
