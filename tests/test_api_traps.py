@@ -243,3 +243,24 @@ async def test_an_asyncio_task_running_a_statement_names_it(fw: Framework) -> No
         assert "execute('SELECT 42')" in repr(task)
         assert "without __name__" not in repr(task)
         assert await (await task).get == 42
+
+
+# ------------------------------------------- one name for what to open, everywhere
+
+
+@pytest.mark.frameworks("asyncio", "trio")
+async def test_connect_open_pool_and_kv_name_their_file_database(
+    fw: Framework, tmp_path: Path
+) -> None:
+    """As in ``sqlite3.connect(database)``: the same keyword opens all three."""
+    path = str(tmp_path / "one.db")
+    async with aiolite.connect(database=path) as db:
+        await db.execute("CREATE TABLE t(x)")
+    async with aiolite.open_pool(database=path) as pool:
+        assert await pool.fetchall("SELECT name FROM sqlite_schema") == [("t",)]
+    async with aiolite.KV(database=path) as kv:
+        await kv.set("k", 1)
+        assert await kv.get("k") == 1
+    for opener in (aiolite.connect, aiolite.open_pool, aiolite.KV):
+        with pytest.raises(TypeError, match="database must be a str or path"):
+            opener(42)  # type: ignore[arg-type]

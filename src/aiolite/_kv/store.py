@@ -82,7 +82,7 @@ class KV(AsyncOnly, Generic[V]):
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        database: str | os.PathLike[str],
         table: str = "data",
         *,
         readers: int | None = None,
@@ -98,8 +98,8 @@ class KV(AsyncOnly, Generic[V]):
         **ignored: Any,
     ) -> None:
         self._quoted = identifier(table, "table")
-        if not isinstance(path, str | os.PathLike):
-            raise TypeError(f"path must be a str or path, not {type(path).__name__}")
+        if not isinstance(database, str | os.PathLike):
+            raise TypeError(f"database must be a str or path, not {type(database).__name__}")
         if readers is None:
             readers = read_pool_size if read_pool_size is not None else 4
             if max_workers is not None:
@@ -109,7 +109,7 @@ class KV(AsyncOnly, Generic[V]):
         if lock_timeout is not None:
             acquire_timeout = lock_timeout
         self.table = table
-        self.path = os.fspath(path)
+        self.path = os.fspath(database)
         self.codec = Codec(codec)
         self.ignored_options = dict(ignored)
         """AsyncNanaSQLite options accepted for compatibility that have no effect here."""

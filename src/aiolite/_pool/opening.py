@@ -92,7 +92,7 @@ hint_forgotten_await(PoolOpener, Pool, "aiolite.open_pool(...)", ("path", "close
 
 @overload
 def open_pool(
-    path: str | os.PathLike[str],
+    database: str | os.PathLike[str],
     *,
     readers: int = 4,
     acquire_timeout: float | None = 30.0,
@@ -109,7 +109,7 @@ def open_pool(
 
 @overload
 def open_pool(
-    path: str | os.PathLike[str],
+    database: str | os.PathLike[str],
     *,
     readers: int = 4,
     acquire_timeout: float | None = 30.0,
@@ -126,7 +126,7 @@ def open_pool(
 
 @overload
 def open_pool(
-    path: str | os.PathLike[str],
+    database: str | os.PathLike[str],
     *,
     readers: int = 4,
     acquire_timeout: float | None = 30.0,
@@ -142,7 +142,7 @@ def open_pool(
 
 
 def open_pool(
-    path: str | os.PathLike[str],
+    database: str | os.PathLike[str],
     *,
     readers: int = 4,
     acquire_timeout: float | None = 30.0,
@@ -155,7 +155,10 @@ def open_pool(
     vfs: str | None = None,
     slow_query: float | None = None,
 ) -> PoolOpener[Any]:
-    """Open a pool of one writer and ``readers`` reader connections on ``path``.
+    """Open a pool of one writer and ``readers`` reader connections on ``database``.
+
+    ``database`` is a file name, a ``file:`` URI or ``":memory:"``, named as
+    in :func:`aiolite.connect` (and ``sqlite3.connect``).
 
     Await it for the :class:`Pool`, or ``async with`` it to close at the end.
     ``row_factory`` shapes every row the pool returns, as in
@@ -216,6 +219,6 @@ def open_pool(
         "vfs": vfs,
         "slow_query": slow_query,
     }
-    if isinstance(path, str | os.PathLike):
-        return PoolOpener(os.fspath(path), options)
-    raise TypeError(f"path must be a str or path, not {type(path).__name__}")
+    if isinstance(database, str | os.PathLike):
+        return PoolOpener(os.fspath(database), options)
+    raise TypeError(f"database must be a str or path, not {type(database).__name__}")
