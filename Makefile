@@ -23,7 +23,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/basedpyright --pythonpath $(PY)
+	$(VENV)/bin/basedpyright --project pyproject.toml --pythonpath $(PY)
 
 # The documentation site (mkdocs.yml) into build/site. --strict: a broken link, anchor,
 # included file or API reference fails the build. It needs no network.
