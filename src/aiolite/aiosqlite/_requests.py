@@ -63,10 +63,6 @@ def execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
     return cursor.fetchone()
 
 
-def execute_fetchall(conn: _dbapi.Connection, sql: str, parameters: Any) -> list[Any]:
-    return conn.execute(sql, parameters).fetchall()
-
-
 def create_function(
     conn: _dbapi.Connection,
     name: str,

@@ -270,9 +270,11 @@ class Connection:
         self, sql: str, parameters: Iterable[Any] | None = None
     ) -> list[Any]:
         """Execute ``sql`` and return all its rows, in one round trip."""
-        conn = self._conn
-        rows: list[Any] = await self._tx.run(
-            _requests.execute_fetchall, conn, sql, _params(parameters)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        rows: list[Any] = await worker.run_bound(
+            _dbapi.Connection.fetchall_rows, sql, () if parameters is None else parameters
         )
         return rows
 

@@ -34,6 +34,7 @@ from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
 from .errors import CLOSED_DATABASE, translate
+from .parameters import plain_values
 from .rows import Converter, Description, column_name, row_converter
 
 LEGACY_TRANSACTION_CONTROL: int = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
@@ -146,6 +147,10 @@ class Connection:
         their parameter counts: they run without the cursor's exec tracer."""
         self.single_statements: dict[str, bool] = {}
         """SQL texts already checked to hold one statement."""
+        self.queries: dict[str, int] = {}
+        """SQL texts already run as one statement with result columns that sqlite3 does
+        not treat as DML (no implicit ``BEGIN``), with their parameter counts: what
+        :meth:`fetchall_rows` may run without the emulated cursor."""
         self._shapes: dict[tuple[Any, ...], Shape] = {}
         self.running: apsw.Cursor | None = None
         """The APSW cursor of the statement being stepped (for the trace callback)."""
@@ -352,6 +357,45 @@ class Connection:
 
     def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
         return self.cursor().executemany(sql, parameters)
+
+    def fetchall_rows(self, sql: str, parameters: Any) -> list[Any]:
+        """``execute(sql, parameters).fetchall()``, then :meth:`remember_state`: one request.
+
+        aiosqlite's ``execute_fetchall`` as one worker request body (the
+        engine passes the connection as ``self``). A query this connection
+        already ran through the emulated cursor (see :attr:`queries`), given
+        the same number of plain positional values, with no row factory,
+        converter, text factory or trace callback in force and no transaction
+        lost, runs straight on APSW: sqlite3's cursor would add nothing to
+        it, and skipping it is most of this request's Python.
+        """
+        try:
+            count = self.queries.get(sql) if type(sql) is str else None
+            if (
+                count is not None
+                and self._lost is None
+                and self.row_factory is None
+                and self.text_factory is str
+                and not self.detect_types
+                and self._trace is None
+                and (type(parameters) is tuple or type(parameters) is list)
+                and len(parameters) == count
+                and (not count or plain_values(parameters))
+            ):
+                connection = self.apsw
+                if connection is not None:
+                    was_open = connection.in_transaction
+                    try:
+                        return connection.execute(sql, parameters).fetchall()
+                    except BaseException as exc:
+                        self.note_failure(was_open, exc)
+                        error = translate(exc)
+                        if error is exc:
+                            raise
+                        raise error from exc
+            return self.cursor().execute(sql, parameters).fetchall()
+        finally:
+            self.remember_state()
 
     def executescript(self, sql_script: str) -> Cursor:
         return self.cursor().executescript(sql_script)

@@ -167,6 +167,8 @@ class Cursor:
             if traced and self._statements == 1:
                 connection.remember(connection.plain_statements, sql, self._bindings_count)
             self._finished()
+        elif traced and self._statements == 1 and not self._dml and self._supplied is not None:
+            connection.remember(connection.queries, sql, self._bindings_count)
         return self
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
