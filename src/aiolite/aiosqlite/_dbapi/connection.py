@@ -138,7 +138,9 @@ class Connection:
         self.detect_types = detect_types
         self.row_factory: Any = None
         self.text_factory: Any = str
-        self._lost: str | None = None
+        self.lost: str | None = None
+        """Why a transaction was rolled back underneath (see the module docstring), until
+        ``rollback()`` acknowledges it."""
         self.last_in_transaction = autocommit is False
         self.last_total_changes = 0
         self._trace: Callable[[str], object] | None = None
@@ -276,7 +278,7 @@ class Connection:
         """Remember a transaction that SQLite rolled back underneath a failed statement."""
         connection = self.apsw
         if was_open and connection is not None and not connection.in_transaction:
-            self._lost = self._lost or _lost_message(exc)
+            self.lost = self.lost or _lost_message(exc)
 
     def refuse_if_lost(self, sql: str | None) -> bool:
         """Raise while a transaction rolled back underneath has not been acknowledged.
@@ -284,11 +286,11 @@ class Connection:
         A ``ROLLBACK`` statement (``sql``) acknowledges it; True then means no
         transaction is left for it to undo, so it need not run.
         """
-        if self._lost is None:
+        if self.lost is None:
             return False
         if sql is None or not is_plain_rollback(sql):
-            raise sqlite3.OperationalError(self._lost)
-        self._lost = None
+            raise sqlite3.OperationalError(self.lost)
+        self.lost = None
         return not self.check_open().in_transaction
 
     def begin_if_needed(self, dml: bool) -> None:
@@ -320,7 +322,7 @@ class Connection:
     def rollback(self) -> None:
         """Roll back the open transaction, and acknowledge one SQLite already rolled back."""
         connection = self.check_open()
-        self._lost = None
+        self.lost = None
         if self._autocommit is True:
             return
         if connection.in_transaction:
@@ -373,7 +375,7 @@ class Connection:
             count = self.queries.get(sql) if type(sql) is str else None
             if (
                 count is not None
-                and self._lost is None
+                and self.lost is None
                 and self.row_factory is None
                 and self.text_factory is str
                 and not self.detect_types
