@@ -55,6 +55,14 @@ def set_attribute(
             worker.isolation_pending = None
 
 
+def commit(conn: _dbapi.Connection) -> None:
+    """``conn.commit()`` as a bound request body (see ``Worker.run_bound``)."""
+    try:
+        conn.commit()
+    finally:
+        conn.remember_state()
+
+
 def execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
     cursor = conn.execute(sql, parameters)
     if cursor.row_factory is None:  # the row aiosqlite's SELECT would give, without running it

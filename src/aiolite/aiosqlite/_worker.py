@@ -133,6 +133,12 @@ class Worker:
         finally:
             self.active -= 1
 
+    def post_bound(self, fn: Callable[..., Any], *args: Any) -> None:
+        """``post`` for a body that takes the connection first (see ``run_bound``)."""
+        engine = self.engine
+        if engine is not None:
+            engine.post(fn, *args)
+
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
         engine = self.engine

@@ -246,7 +246,10 @@ class Connection:
 
     async def commit(self) -> None:
         """Commit the current transaction."""
-        await self._tx.run(self._conn.commit)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        await worker.run_bound(_requests.commit)
 
     async def rollback(self) -> None:
         """Roll back the current transaction."""
@@ -255,10 +258,16 @@ class Connection:
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
         """Execute ``sql`` on a new cursor and return it."""
-        cursor, factory, first = await self._tx.run(
-            _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        cursor, factory, first = await worker.run_bound(
+            _fetching.execute_new,
+            sql,
+            () if parameters is None else parameters,
+            _fetching.FIRST_BATCH,
         )
-        return self._new_cursor(cursor, factory, first)
+        return Cursor(self, cursor, factory, first, worker=worker)
 
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
