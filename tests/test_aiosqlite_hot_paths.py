@@ -132,3 +132,26 @@ async def test_writes_through_execute_fetchall_still_open_a_transaction(fw: Fram
             assert db.in_transaction
             await db.rollback()
         assert await db.execute_fetchall("SELECT count(*) FROM t", ()) == [(0,)]
+
+
+async def test_closing_a_finished_cursor_costs_no_request(fw: Framework) -> None:
+    async with aiosqlite.connect(":memory:") as db:
+        engine = db._tx.engine
+        assert engine is not None
+        before = engine.requests_served
+        async with db.execute("SELECT 1") as cursor:
+            assert await cursor.fetchone() == (1,)
+        assert await db.execute_fetchall("SELECT 2") == [(2,)]
+        assert engine.requests_served == before + 2  # no close request between the two
+        with pytest.raises(sqlite3.ProgrammingError, match="closed cursor"):
+            await cursor.fetchone()
+
+        # A statement with rows left is closed in the worker, in order.
+        unfinished = await db.execute(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+            "SELECT x + 1 FROM c WHERE x < 1000) SELECT x FROM c"
+        )
+        assert await unfinished.fetchone() == (1,)
+        await unfinished.close()
+        assert await db.execute_fetchall("SELECT 2") == [(2,)]
+        assert unfinished._cursor._closed

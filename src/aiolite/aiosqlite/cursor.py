@@ -223,7 +223,11 @@ class Cursor(AsyncClosing):
             return
         self._closed = True
         self._rows.clear()
-        self._worker.post_bound(_fetching.close, self._cursor)
+        if not self._done:
+            # A statement with rows left holds SQLite resources: release them in order.
+            # A finished one holds none, and nothing can reach it once this cursor
+            # refuses every call: no request is needed (``async with db.execute()``).
+            self._worker.post_bound(_fetching.close, self._cursor)
 
     # --------------------------------------------------------------- attributes
 
