@@ -155,3 +155,18 @@ async def test_closing_a_finished_cursor_costs_no_request(fw: Framework) -> None
         await unfinished.close()
         assert await db.execute_fetchall("SELECT 2") == [(2,)]
         assert unfinished._cursor._closed
+
+
+async def test_executemany_of_plain_rows_keeps_sqlite3_semantics(fw: Framework) -> None:
+    async with aiosqlite.connect(":memory:") as db:
+        await db.execute("CREATE TABLE t(x, y)")
+        cursor = await db.executemany("INSERT INTO t VALUES (?, ?)", [(1, "a"), [2, None]])
+        assert cursor.rowcount == 2
+        assert db.in_transaction
+        with pytest.raises(sqlite3.ProgrammingError, match="uses 2, and there are 1 supplied"):
+            await db.executemany("INSERT INTO t VALUES (?, ?)", [(3, "c"), (4,)])
+        await db.executemany("INSERT INTO t VALUES (?, ?)", [(5, True), (6, bytearray(b"z"))])
+        with pytest.raises(sqlite3.ProgrammingError, match="can only execute DML"):
+            await db.executemany("SELECT ?", [(1,)])
+        rows = await db.execute_fetchall("SELECT x, y FROM t ORDER BY x")
+        assert rows == [(1, "a"), (2, None), (3, "c"), (5, 1), (6, b"z")]

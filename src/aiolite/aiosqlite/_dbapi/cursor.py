@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from .errors import CLOSED_CURSOR, DML_ONLY, ONE_STATEMENT, translate
-from .parameters import NamedValues, bindings, plain_values
+from .parameters import NamedValues, bindings, plain_rows, plain_values
 from .rows import Converter, Description, resolve_factory
 from .script import run_script
 from .sql_text import is_dml, only_trivia
@@ -50,6 +50,7 @@ class Cursor:
     _statements = 0
     _convert: Converter | None = None
     _was_open = False
+    _used = False  # an execute or executescript began on it: its state needs a reset
     _supplied: int | None = None  # positional values given to ``execute``
     _bindings_count = 0  # parameters the statement uses
 
@@ -123,15 +124,23 @@ class Cursor:
             sql.encode()  # sqlite3 reports a surrogate first
             raise sqlite3.ProgrammingError("the query contains a null character")
         skip = connection.lost is not None and connection.refuse_if_lost(sql)
-        self._active = False
         self._sql = sql
-        self._many = many
-        self._statements = 0
-        self._dml = dml = is_dml(sql)
-        self.rowcount = 0 if dml else -1
-        self.description = None
-        self.column_names = ()
-        self._convert = None
+        if self._used:  # (a new cursor has the class defaults: nothing to reset)
+            self._active = False
+            self._statements = 0
+            self.rowcount = -1
+            self.description = None
+            self.column_names = ()
+            self._convert = None
+            self._many = self._dml = False
+        else:
+            self._used = True
+        if many:
+            self._many = True
+        dml = is_dml(sql)
+        if dml:
+            self._dml = True
+            self.rowcount = 0
         if skip or apsw_connection is None:
             return None
         # Whether statements before this one are at stake if SQLite rolls back
@@ -193,10 +202,17 @@ class Cursor:
         if cursor is None:
             return self
         self._supplied = None  # APSW checks each parameter set's count itself
+        rows: Iterable[Any]
+        if (type(seq_of_parameters) is list or type(seq_of_parameters) is tuple) and plain_rows(
+            seq_of_parameters
+        ):
+            rows = seq_of_parameters  # each row is what bindings() would return for it
+        else:
+            rows = (bindings(values) for values in seq_of_parameters)
         cursor.exec_trace = self._on_statement
         self.connection.running = cursor
         try:
-            for _ in cursor.executemany(sql, (bindings(values) for values in seq_of_parameters)):
+            for _ in cursor.executemany(sql, rows):
                 pass
         except BaseException as exc:
             raise self._fail(self._was_open, exc) from exc
@@ -207,8 +223,8 @@ class Cursor:
             # sqlite3 counts changes when a step ends the statement; with RETURNING
             # each step yields a row instead, so its rowcount stays 0.
             self.rowcount = 0
-        elif self._statements:
-            self._finished()
+        elif self._statements and self._dml:
+            self.rowcount += cursor.connection.changes()
         self._active = False
         return self
 
@@ -225,6 +241,7 @@ class Cursor:
         connection = self.connection
         connection.refuse_if_lost(None)
         connection.commit_before_script()
+        self._used = True
         self._active = False
         self.rowcount = -1
         self.description = None
@@ -234,11 +251,6 @@ class Cursor:
         except BaseException as exc:
             raise self._fail(was_open, exc) from exc
         return self
-
-    def _finished(self) -> None:
-        self._active = False
-        if self._dml:
-            self.rowcount += self.connection.check_open().changes()
 
     # --------------------------------------------------------------- fetching
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from .errors import UNSUPPORTED_PARAMETERS
@@ -28,6 +29,7 @@ _BUFFERS = (bytes, bytearray, memoryview)
 
 _PLAIN_SET: frozenset[type] = frozenset(_PLAIN)
 _PLAIN_KEYS = frozenset((kind, _PROTOCOL) for kind in _PLAIN)
+_ROW_TYPES: frozenset[type] = frozenset((tuple, list))
 
 
 def _plain_types() -> frozenset[type]:
@@ -47,6 +49,19 @@ def plain_values(values: Sequence[Any]) -> bool:
     (True, False)
     """
     return _PLAIN_SET.issuperset(map(type, values)) and _PLAIN_KEYS.isdisjoint(_ADAPTERS)
+
+
+def plain_rows(rows: Sequence[Any]) -> bool:
+    """True when every row is a tuple or list of plain values (see :func:`plain_values`).
+
+    >>> plain_rows([(1, "a"), [2, None]]), plain_rows([{"x": 1}]), plain_rows([(1, True)])
+    (True, False, False)
+    """
+    return (
+        _ROW_TYPES.issuperset(map(type, rows))
+        and _PLAIN_SET.issuperset(map(type, chain.from_iterable(rows)))
+        and _PLAIN_KEYS.isdisjoint(_ADAPTERS)
+    )
 
 
 def adapt(value: Any) -> Any:
