@@ -371,33 +371,36 @@ class Connection:
         lost, runs straight on APSW: sqlite3's cursor would add nothing to
         it, and skipping it is most of this request's Python.
         """
+        connection = self.apsw
+        if connection is None:
+            raise sqlite3.ProgrammingError(CLOSED_DATABASE)
         try:
-            count = self.queries.get(sql) if type(sql) is str else None
+            kind = type(parameters)
             if (
-                count is not None
+                (kind is tuple or kind is list)
                 and self.lost is None
                 and self.row_factory is None
+                and self._trace is None
                 and self.text_factory is str
                 and not self.detect_types
-                and self._trace is None
-                and (type(parameters) is tuple or type(parameters) is list)
-                and len(parameters) == count
-                and (not count or plain_values(parameters))
+                and type(sql) is str
+                and self.queries.get(sql) == len(parameters)
+                and (not parameters or plain_values(parameters))
             ):
-                connection = self.apsw
-                if connection is not None:
-                    was_open = connection.in_transaction
-                    try:
-                        return connection.execute(sql, parameters).fetchall()
-                    except BaseException as exc:
-                        self.note_failure(was_open, exc)
-                        error = translate(exc)
-                        if error is exc:
-                            raise
-                        raise error from exc
+                was_open = connection.in_transaction
+                try:
+                    return connection.execute(sql, parameters).fetchall()
+                except BaseException as exc:
+                    self.note_failure(was_open, exc)
+                    error = translate(exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
             return self.cursor().execute(sql, parameters).fetchall()
         finally:
-            self.remember_state()
+            if self.apsw is not None:  # remember_state, inlined
+                self.last_in_transaction = connection.in_transaction
+                self.last_total_changes = connection.total_changes()
 
     def executescript(self, sql_script: str) -> Cursor:
         return self.cursor().executescript(sql_script)

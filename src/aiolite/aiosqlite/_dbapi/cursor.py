@@ -75,8 +75,8 @@ class Cursor:
             if self._many and not self._statements:
                 raise sqlite3.ProgrammingError(DML_ONLY)
             return True
-        self._statements += 1
-        if self._statements > 1:
+        statements = self._statements = self._statements + 1
+        if statements > 1:
             if not self._many:  # (the text check below normally stops this earlier)
                 raise sqlite3.ProgrammingError(ONE_STATEMENT)
             if self._dml:  # the previous execution finished: count what it changed
@@ -94,12 +94,12 @@ class Cursor:
             if not self._dml:  # no implicit BEGIN: fetchall_rows may run it on APSW
                 connection.remember(connection.queries, self._sql, cursor.bindings_count)
         supplied = self._supplied
-        self._bindings_count = cursor.bindings_count
-        if supplied is not None and supplied != cursor.bindings_count:
+        count = self._bindings_count = cursor.bindings_count
+        if supplied is not None and supplied != count:
             # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
             raise sqlite3.ProgrammingError(
                 "Incorrect number of bindings supplied. The current statement uses "
-                f"{cursor.bindings_count}, and there are {supplied} supplied."
+                f"{count}, and there are {supplied} supplied."
             )
         if self._many and cursor.is_readonly:
             raise sqlite3.ProgrammingError(DML_ONLY)
