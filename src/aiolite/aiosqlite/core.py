@@ -272,7 +272,12 @@ class Connection:
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
         """Execute an insert and return the row ``(last_insert_rowid(),)``."""
-        return await self._tx.run(_requests.execute_insert, self._conn, sql, _params(parameters))
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        return await worker.run_bound(
+            _requests.execute_insert, sql, () if parameters is None else parameters
+        )
 
     @contextmanager
     async def execute_fetchall(
@@ -290,8 +295,11 @@ class Connection:
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
         """Execute ``sql`` once per parameter set on a new cursor."""
-        cursor = await self._tx.run(self._conn.executemany, sql, parameters)
-        return self._new_cursor(cursor)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        cursor = await worker.run_bound(_requests.executemany, sql, parameters)
+        return Cursor(self, cursor, worker=worker)
 
     @contextmanager
     async def executescript(self, sql_script: str) -> Cursor:
@@ -496,10 +504,6 @@ class Connection:
 def worker_of(connection: Connection) -> Worker:
     """The internal interface of ``connection`` its cursors and blobs use (see ``_worker``)."""
     return connection._tx
-
-
-def _params(parameters: Iterable[Any] | None) -> Any:
-    return () if parameters is None else parameters
 
 
 def connect(
