@@ -33,8 +33,27 @@ Batch = tuple[list[tuple[Any, ...]], bool, Exception | None]
 _NOTHING: Batch = ([], True, None)
 
 
-def fetch(cursor: Cursor, size: int | None) -> Batch:
-    """Up to ``size`` rows (all when None) as tuples."""
+def fetch(conn: Connection, cursor: Cursor, size: int | None) -> Batch:
+    """Up to ``size`` rows (all when None) as tuples.
+
+    Like every body here, a request of its own: the engine passes the
+    connection first, and the body records the state the loop reads.
+    """
+    try:
+        rows, error = cursor.fetch_rows(size)
+        if error is not None:
+            if not rows:
+                raise error
+            return rows, True, error
+        return rows, cursor.finished, None
+    finally:
+        conn.remember_state()
+
+
+def _run(conn: Connection, cursor: Cursor, sql: str, parameters: Any, size: int) -> Batch:
+    cursor.execute(sql, parameters)
+    if cursor.finished:
+        return _NOTHING
     rows, error = cursor.fetch_rows(size)
     if error is not None:
         if not rows:
@@ -43,17 +62,25 @@ def fetch(cursor: Cursor, size: int | None) -> Batch:
     return rows, cursor.finished, None
 
 
-def execute(cursor: Cursor, sql: str, parameters: Any, size: int) -> Batch:
+def execute(conn: Connection, cursor: Cursor, sql: str, parameters: Any, size: int) -> Batch:
     """``cursor.execute`` and the first ``size`` rows, in one request."""
-    cursor.execute(sql, parameters)
-    if cursor.finished:
-        return _NOTHING
-    return fetch(cursor, size)
+    try:
+        return _run(conn, cursor, sql, parameters, size)
+    finally:
+        conn.remember_state()
 
 
 def execute_new(
     conn: Connection, sql: str, parameters: Any, size: int
 ) -> tuple[Cursor, RowFactory, Batch]:
     """``conn.execute``: a new cursor (its row factory is the connection's), run, first rows."""
-    cursor = conn.cursor()
-    return cursor, cursor.row_factory, execute(cursor, sql, parameters, size)
+    try:
+        cursor = Cursor(conn)
+        return cursor, cursor.row_factory, _run(conn, cursor, sql, parameters, size)
+    finally:
+        conn.remember_state()
+
+
+def close(conn: Connection, cursor: Cursor) -> None:
+    """``cursor.close()``: it changes nothing the loop reads, so no state to record."""
+    cursor.close()

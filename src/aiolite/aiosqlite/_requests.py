@@ -55,16 +55,32 @@ def set_attribute(
             worker.isolation_pending = None
 
 
+def commit(conn: _dbapi.Connection) -> None:
+    """``conn.commit()`` as a bound request body (see ``Worker.run_bound``)."""
+    try:
+        conn.commit()
+    finally:
+        conn.remember_state()
+
+
 def execute_insert(conn: _dbapi.Connection, sql: str, parameters: Any) -> Any:
-    cursor = conn.execute(sql, parameters)
-    if cursor.row_factory is None:  # the row aiosqlite's SELECT would give, without running it
-        return (cursor.lastrowid,)
-    cursor.execute("SELECT last_insert_rowid()")
-    return cursor.fetchone()
+    """A bound request body (see ``Worker.run_bound``): records the state itself."""
+    try:
+        cursor = conn.execute(sql, parameters)
+        if cursor.row_factory is None:  # the row aiosqlite's SELECT would give, without it
+            return (cursor.lastrowid,)
+        cursor.execute("SELECT last_insert_rowid()")
+        return cursor.fetchone()
+    finally:
+        conn.remember_state()
 
 
-def execute_fetchall(conn: _dbapi.Connection, sql: str, parameters: Any) -> list[Any]:
-    return conn.execute(sql, parameters).fetchall()
+def executemany(conn: _dbapi.Connection, sql: str, parameters: Any) -> _dbapi.Cursor:
+    """``conn.executemany`` as a bound request body (see ``Worker.run_bound``)."""
+    try:
+        return conn.executemany(sql, parameters)
+    finally:
+        conn.remember_state()
 
 
 def create_function(

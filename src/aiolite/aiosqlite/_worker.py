@@ -109,6 +109,36 @@ class Worker:
         finally:
             self.active -= 1
 
+    async def run_bound(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(connection, *args)`` in the worker; ``fn`` records the state itself.
+
+        ``run`` without its ``invoke`` layer, for the hot requests whose
+        bodies are :class:`~._dbapi.Connection` methods that call
+        ``remember_state`` themselves.
+        """
+        if not self.running or self.connection is None:
+            raise ValueError("Connection closed")
+        engine = self.engine
+        assert engine is not None
+        self.active += 1
+        try:
+            return await engine.submit(fn, *args)
+        except WrongEventLoopError:
+            if asyncio_bridge.running_loop() is None:
+                raise
+            conn = self.connection
+            return await self.from_other_loop(lambda: fn(conn, *args), ())
+        except ConnectionClosedError as exc:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
+        finally:
+            self.active -= 1
+
+    def post_bound(self, fn: Callable[..., Any], *args: Any) -> None:
+        """``post`` for a body that takes the connection first (see ``run_bound``)."""
+        engine = self.engine
+        if engine is not None:
+            engine.post(fn, *args)
+
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
         engine = self.engine

@@ -246,7 +246,10 @@ class Connection:
 
     async def commit(self) -> None:
         """Commit the current transaction."""
-        await self._tx.run(self._conn.commit)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        await worker.run_bound(_requests.commit)
 
     async def rollback(self) -> None:
         """Roll back the current transaction."""
@@ -255,32 +258,48 @@ class Connection:
     @contextmanager
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
         """Execute ``sql`` on a new cursor and return it."""
-        cursor, factory, first = await self._tx.run(
-            _fetching.execute_new, self._conn, sql, _params(parameters), _fetching.FIRST_BATCH
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        cursor, factory, first = await worker.run_bound(
+            _fetching.execute_new,
+            sql,
+            () if parameters is None else parameters,
+            _fetching.FIRST_BATCH,
         )
-        return self._new_cursor(cursor, factory, first)
+        return Cursor(self, cursor, factory, first, worker=worker)
 
     @contextmanager
     async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> Any:
         """Execute an insert and return the row ``(last_insert_rowid(),)``."""
-        return await self._tx.run(_requests.execute_insert, self._conn, sql, _params(parameters))
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        return await worker.run_bound(
+            _requests.execute_insert, sql, () if parameters is None else parameters
+        )
 
     @contextmanager
     async def execute_fetchall(
         self, sql: str, parameters: Iterable[Any] | None = None
     ) -> list[Any]:
         """Execute ``sql`` and return all its rows, in one round trip."""
-        conn = self._conn
-        rows: list[Any] = await self._tx.run(
-            _requests.execute_fetchall, conn, sql, _params(parameters)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        rows: list[Any] = await worker.run_bound(
+            _dbapi.Connection.fetchall_rows, sql, () if parameters is None else parameters
         )
         return rows
 
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
         """Execute ``sql`` once per parameter set on a new cursor."""
-        cursor = await self._tx.run(self._conn.executemany, sql, parameters)
-        return self._new_cursor(cursor)
+        worker = self._tx
+        if worker.connection is None:
+            raise ValueError("no active connection")
+        cursor = await worker.run_bound(_requests.executemany, sql, parameters)
+        return Cursor(self, cursor, worker=worker)
 
     @contextmanager
     async def executescript(self, sql_script: str) -> Cursor:
@@ -485,10 +504,6 @@ class Connection:
 def worker_of(connection: Connection) -> Worker:
     """The internal interface of ``connection`` its cursors and blobs use (see ``_worker``)."""
     return connection._tx
-
-
-def _params(parameters: Iterable[Any] | None) -> Any:
-    return () if parameters is None else parameters
 
 
 def connect(

@@ -60,15 +60,22 @@ class Cursor(AsyncClosing):
         self._worker = worker
         self._conn = conn  # aiosqlite's name for the cursor's connection
         self._cursor = cursor
-        self._row_factory_set: RowFactory = cursor.row_factory if first is None else row_factory
-        self._row_factory: RowFactory = resolve_factory(self._row_factory_set)
-        self._rows: deque[tuple[Any, ...]] = deque()
-        self._done = True
-        self._error: Exception | None = None
-        self._batch = _fetching.FIRST_BATCH
-        self._closed = False
-        if first is not None:
-            self._take(first)
+        self._row_factory_set: RowFactory
+        if first is None:
+            self._row_factory_set = cursor.row_factory
+            self._rows: deque[tuple[Any, ...]] = deque()
+        else:
+            self._row_factory_set = row_factory
+            rows, self._done, self._error = first
+            self._rows = deque(rows)
+        factory = self._row_factory_set
+        self._row_factory: RowFactory = factory if factory is None else resolve_factory(factory)
+
+    # Defaults at class level: a cursor is made for every execute.
+    _done = True
+    _error: Exception | None = None
+    _batch = _fetching.FIRST_BATCH
+    _closed = False
 
     def _take(self, batch: Batch) -> None:
         rows, self._done, self._error = batch
@@ -93,7 +100,7 @@ class Cursor(AsyncClosing):
         if size is not None:
             size = max(size, self._batch)
             self._batch = min(self._batch * 2, _fetching.MAX_BATCH)
-        self._take(await self._worker.run(_fetching.fetch, self._cursor, size))
+        self._take(await self._worker.run_bound(_fetching.fetch, self._cursor, size))
 
     def _raise_held(self) -> None:
         error, self._error = self._error, None
@@ -107,7 +114,7 @@ class Cursor(AsyncClosing):
         self._check()
         self._rows.clear()
         self._batch = _fetching.FIRST_BATCH
-        batch = await self._worker.run(
+        batch = await self._worker.run_bound(
             _fetching.execute,
             self._cursor,
             sql,
@@ -216,7 +223,11 @@ class Cursor(AsyncClosing):
             return
         self._closed = True
         self._rows.clear()
-        self._worker.post(self._cursor.close)
+        if not self._done:
+            # A statement with rows left holds SQLite resources: release them in order.
+            # A finished one holds none, and nothing can reach it once this cursor
+            # refuses every call: no request is needed (``async with db.execute()``).
+            self._worker.post_bound(_fetching.close, self._cursor)
 
     # --------------------------------------------------------------- attributes
 

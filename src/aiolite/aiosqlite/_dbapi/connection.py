@@ -34,6 +34,7 @@ from . import callbacks
 from .blob import Blob
 from .cursor import Cursor
 from .errors import CLOSED_DATABASE, translate
+from .parameters import plain_values
 from .rows import Converter, Description, column_name, row_converter
 
 LEGACY_TRANSACTION_CONTROL: int = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
@@ -137,7 +138,9 @@ class Connection:
         self.detect_types = detect_types
         self.row_factory: Any = None
         self.text_factory: Any = str
-        self._lost: str | None = None
+        self.lost: str | None = None
+        """Why a transaction was rolled back underneath (see the module docstring), until
+        ``rollback()`` acknowledges it."""
         self.last_in_transaction = autocommit is False
         self.last_total_changes = 0
         self._trace: Callable[[str], object] | None = None
@@ -146,6 +149,10 @@ class Connection:
         their parameter counts: they run without the cursor's exec tracer."""
         self.single_statements: dict[str, bool] = {}
         """SQL texts already checked to hold one statement."""
+        self.queries: dict[str, int] = {}
+        """SQL texts already run as one statement with result columns that sqlite3 does
+        not treat as DML (no implicit ``BEGIN``), with their parameter counts: what
+        :meth:`fetchall_rows` may run without the emulated cursor."""
         self._shapes: dict[tuple[Any, ...], Shape] = {}
         self.running: apsw.Cursor | None = None
         """The APSW cursor of the statement being stepped (for the trace callback)."""
@@ -271,7 +278,7 @@ class Connection:
         """Remember a transaction that SQLite rolled back underneath a failed statement."""
         connection = self.apsw
         if was_open and connection is not None and not connection.in_transaction:
-            self._lost = self._lost or _lost_message(exc)
+            self.lost = self.lost or _lost_message(exc)
 
     def refuse_if_lost(self, sql: str | None) -> bool:
         """Raise while a transaction rolled back underneath has not been acknowledged.
@@ -279,11 +286,11 @@ class Connection:
         A ``ROLLBACK`` statement (``sql``) acknowledges it; True then means no
         transaction is left for it to undo, so it need not run.
         """
-        if self._lost is None:
+        if self.lost is None:
             return False
         if sql is None or not is_plain_rollback(sql):
-            raise sqlite3.OperationalError(self._lost)
-        self._lost = None
+            raise sqlite3.OperationalError(self.lost)
+        self.lost = None
         return not self.check_open().in_transaction
 
     def begin_if_needed(self, dml: bool) -> None:
@@ -315,7 +322,7 @@ class Connection:
     def rollback(self) -> None:
         """Roll back the open transaction, and acknowledge one SQLite already rolled back."""
         connection = self.check_open()
-        self._lost = None
+        self.lost = None
         if self._autocommit is True:
             return
         if connection.in_transaction:
@@ -352,6 +359,48 @@ class Connection:
 
     def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
         return self.cursor().executemany(sql, parameters)
+
+    def fetchall_rows(self, sql: str, parameters: Any) -> list[Any]:
+        """``execute(sql, parameters).fetchall()``, then :meth:`remember_state`: one request.
+
+        aiosqlite's ``execute_fetchall`` as one worker request body (the
+        engine passes the connection as ``self``). A query this connection
+        already ran through the emulated cursor (see :attr:`queries`), given
+        the same number of plain positional values, with no row factory,
+        converter, text factory or trace callback in force and no transaction
+        lost, runs straight on APSW: sqlite3's cursor would add nothing to
+        it, and skipping it is most of this request's Python.
+        """
+        connection = self.apsw
+        if connection is None:
+            raise sqlite3.ProgrammingError(CLOSED_DATABASE)
+        try:
+            kind = type(parameters)
+            if (
+                (kind is tuple or kind is list)
+                and self.lost is None
+                and self.row_factory is None
+                and self._trace is None
+                and self.text_factory is str
+                and not self.detect_types
+                and type(sql) is str
+                and self.queries.get(sql) == len(parameters)
+                and (not parameters or plain_values(parameters))
+            ):
+                was_open = connection.in_transaction
+                try:
+                    return connection.execute(sql, parameters).fetchall()
+                except BaseException as exc:
+                    self.note_failure(was_open, exc)
+                    error = translate(exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
+            return self.cursor().execute(sql, parameters).fetchall()
+        finally:
+            if self.apsw is not None:  # remember_state, inlined
+                self.last_in_transaction = connection.in_transaction
+                self.last_total_changes = connection.total_changes()
 
     def executescript(self, sql_script: str) -> Cursor:
         return self.cursor().executescript(sql_script)

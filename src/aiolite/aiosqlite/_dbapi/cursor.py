@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from .errors import CLOSED_CURSOR, DML_ONLY, ONE_STATEMENT, translate
-from .parameters import NamedValues, bindings
+from .parameters import NamedValues, bindings, plain_rows, plain_values
 from .rows import Converter, Description, resolve_factory
 from .script import run_script
 from .sql_text import is_dml, only_trivia
@@ -50,6 +50,7 @@ class Cursor:
     _statements = 0
     _convert: Converter | None = None
     _was_open = False
+    _used = False  # an execute or executescript began on it: its state needs a reset
     _supplied: int | None = None  # positional values given to ``execute``
     _bindings_count = 0  # parameters the statement uses
 
@@ -74,8 +75,8 @@ class Cursor:
             if self._many and not self._statements:
                 raise sqlite3.ProgrammingError(DML_ONLY)
             return True
-        self._statements += 1
-        if self._statements > 1:
+        statements = self._statements = self._statements + 1
+        if statements > 1:
             if not self._many:  # (the text check below normally stops this earlier)
                 raise sqlite3.ProgrammingError(ONE_STATEMENT)
             if self._dml:  # the previous execution finished: count what it changed
@@ -90,13 +91,15 @@ class Cursor:
             if at >= 0 and not only_trivia(self._sql, at + len(statement)):
                 raise sqlite3.ProgrammingError(ONE_STATEMENT)
             connection.remember(connection.single_statements, self._sql, True)
+            if not self._dml:  # no implicit BEGIN: fetchall_rows may run it on APSW
+                connection.remember(connection.queries, self._sql, cursor.bindings_count)
         supplied = self._supplied
-        self._bindings_count = cursor.bindings_count
-        if supplied is not None and supplied != cursor.bindings_count:
+        count = self._bindings_count = cursor.bindings_count
+        if supplied is not None and supplied != count:
             # APSW lets extra values flow into a later statement; sqlite3 refuses at once.
             raise sqlite3.ProgrammingError(
                 "Incorrect number of bindings supplied. The current statement uses "
-                f"{cursor.bindings_count}, and there are {supplied} supplied."
+                f"{count}, and there are {supplied} supplied."
             )
         if self._many and cursor.is_readonly:
             raise sqlite3.ProgrammingError(DML_ONLY)
@@ -106,30 +109,46 @@ class Cursor:
         return True
 
     def _begin(self, sql: str, many: bool) -> apsw.Cursor | None:
-        """Reset for a new statement; None when it is a ``ROLLBACK`` with nothing to undo."""
-        cursor = self._check()
+        """Reset for a new statement; None when it is a ``ROLLBACK`` with nothing to undo.
+
+        Runs for every execute, so the usual case (open, a str, no lost
+        transaction, no implicit ``BEGIN`` due) makes no further Python call.
+        """
+        connection = self.connection
+        apsw_connection = connection.apsw
+        if apsw_connection is None or self._closed:
+            self._check()  # raises sqlite3's error
         if not isinstance(sql, str):
             raise TypeError(f"execute() argument 1 must be str, not {type(sql).__name__}")
         if "\x00" in sql:
             sql.encode()  # sqlite3 reports a surrogate first
             raise sqlite3.ProgrammingError("the query contains a null character")
-        skip = self.connection.refuse_if_lost(sql)
-        self._active = False
+        skip = connection.lost is not None and connection.refuse_if_lost(sql)
         self._sql = sql
-        self._many = many
-        self._statements = 0
-        self._dml = dml = is_dml(sql)
-        self.rowcount = 0 if dml else -1
-        self.description = None
-        self.column_names = ()
-        self._convert = None
-        if skip:
+        if self._used:  # (a new cursor has the class defaults: nothing to reset)
+            self._active = False
+            self._statements = 0
+            self.rowcount = -1
+            self.description = None
+            self.column_names = ()
+            self._convert = None
+            self._many = self._dml = False
+        else:
+            self._used = True
+        if many:
+            self._many = True
+        dml = is_dml(sql)
+        if dml:
+            self._dml = True
+            self.rowcount = 0
+        if skip or apsw_connection is None:
             return None
         # Whether statements before this one are at stake if SQLite rolls back
         # underneath it: a transaction begun just for it loses nothing else.
-        self._was_open = self.connection.check_open().in_transaction
-        self.connection.begin_if_needed(dml)
-        return cursor
+        self._was_open = was_open = apsw_connection.in_transaction
+        if dml and not was_open:
+            connection.begin_if_needed(dml)
+        return self._cursor
 
     def _fail(self, was_open: bool, exc: BaseException) -> BaseException:
         """The error to raise for ``exc``, after noting a transaction SQLite rolled back."""
@@ -144,10 +163,14 @@ class Cursor:
         cursor = self._begin(sql, many=False)
         if cursor is None:
             return self
-        values = bindings(parameters)
-        self._supplied = None if type(values) is NamedValues else len(values)
+        kind = type(parameters)
+        if (kind is tuple or kind is list) and (not parameters or plain_values(parameters)):
+            values: Any = parameters  # what bindings() would return, without its Python
+            self._supplied = len(parameters)
+        else:
+            values = bindings(parameters)
+            self._supplied = None if type(values) is NamedValues else len(values)
         connection = self.connection
-        apsw_connection = connection.check_open()
         # A text already checked (one statement, no result columns) needs no tracer.
         known = connection.plain_statements.get(sql)
         traced = known is None or (self._supplied is not None and self._supplied != known)
@@ -159,14 +182,18 @@ class Cursor:
         except BaseException as exc:
             raise self._fail(self._was_open, exc) from exc
         finally:
-            cursor.exec_trace = None
+            if traced:
+                cursor.exec_trace = None
             connection.running = None
+        apsw_connection = cursor.connection
         self.lastrowid = apsw_connection.last_insert_rowid()
-        self._active = self.description is not None
-        if not self._active:
-            if traced and self._statements == 1:
-                connection.remember(connection.plain_statements, sql, self._bindings_count)
-            self._finished()
+        if self.description is not None:
+            self._active = True
+            return self
+        if traced and self._statements == 1:
+            connection.remember(connection.plain_statements, sql, self._bindings_count)
+        if self._dml:
+            self.rowcount += apsw_connection.changes()
         return self
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
@@ -175,10 +202,17 @@ class Cursor:
         if cursor is None:
             return self
         self._supplied = None  # APSW checks each parameter set's count itself
+        rows: Iterable[Any]
+        if (type(seq_of_parameters) is list or type(seq_of_parameters) is tuple) and plain_rows(
+            seq_of_parameters
+        ):
+            rows = seq_of_parameters  # each row is what bindings() would return for it
+        else:
+            rows = (bindings(values) for values in seq_of_parameters)
         cursor.exec_trace = self._on_statement
         self.connection.running = cursor
         try:
-            for _ in cursor.executemany(sql, (bindings(values) for values in seq_of_parameters)):
+            for _ in cursor.executemany(sql, rows):
                 pass
         except BaseException as exc:
             raise self._fail(self._was_open, exc) from exc
@@ -189,8 +223,8 @@ class Cursor:
             # sqlite3 counts changes when a step ends the statement; with RETURNING
             # each step yields a row instead, so its rowcount stays 0.
             self.rowcount = 0
-        elif self._statements:
-            self._finished()
+        elif self._statements and self._dml:
+            self.rowcount += cursor.connection.changes()
         self._active = False
         return self
 
@@ -207,6 +241,7 @@ class Cursor:
         connection = self.connection
         connection.refuse_if_lost(None)
         connection.commit_before_script()
+        self._used = True
         self._active = False
         self.rowcount = -1
         self.description = None
@@ -217,11 +252,6 @@ class Cursor:
             raise self._fail(was_open, exc) from exc
         return self
 
-    def _finished(self) -> None:
-        self._active = False
-        if self._dml:
-            self.rowcount += self.connection.check_open().changes()
-
     # --------------------------------------------------------------- fetching
 
     def fetch_rows(self, size: int | None) -> tuple[list[tuple[Any, ...]], Exception | None]:
@@ -230,13 +260,16 @@ class Cursor:
         If producing a row fails, the rows before it are returned with the
         error, so the caller can hand them out before raising it.
         """
-        cursor = self._check()
+        connection = self.connection
+        if connection.apsw is None or self._closed:
+            self._check()  # raises sqlite3's error
         rows: list[tuple[Any, ...]] = []
         if not self._active:
             return rows, None
+        cursor = self._cursor
         was_open = self._was_open
         error: Exception | None = None
-        self.connection.running = cursor
+        connection.running = cursor
         try:
             rows.extend(cursor if size is None else islice(cursor, size))
         except Exception as exc:
@@ -249,9 +282,11 @@ class Cursor:
                 rows.pop()
         else:
             if size is None or len(rows) < size:
-                self._finished()
+                self._active = False
+                if self._dml:
+                    self.rowcount += cursor.connection.changes()
         finally:
-            self.connection.running = None
+            connection.running = None
         convert = self._convert
         if convert is not None:
             rows = [convert(row) for row in rows]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from .errors import UNSUPPORTED_PARAMETERS
@@ -28,6 +29,7 @@ _BUFFERS = (bytes, bytearray, memoryview)
 
 _PLAIN_SET: frozenset[type] = frozenset(_PLAIN)
 _PLAIN_KEYS = frozenset((kind, _PROTOCOL) for kind in _PLAIN)
+_ROW_TYPES: frozenset[type] = frozenset((tuple, list))
 
 
 def _plain_types() -> frozenset[type]:
@@ -36,6 +38,30 @@ def _plain_types() -> frozenset[type]:
     if not adapted:
         return _PLAIN_SET
     return _PLAIN_SET - {kind for kind, _ in adapted}
+
+
+def plain_values(values: Sequence[Any]) -> bool:
+    """True when ``bindings(values)`` would be ``values`` itself: every value binds as it is.
+
+    Checked in C (no per-value Python), for the fast path of a repeated query.
+
+    >>> plain_values((1, "a", None, 2.5, b"x")), plain_values((True,))
+    (True, False)
+    """
+    return _PLAIN_SET.issuperset(map(type, values)) and _PLAIN_KEYS.isdisjoint(_ADAPTERS)
+
+
+def plain_rows(rows: Sequence[Any]) -> bool:
+    """True when every row is a tuple or list of plain values (see :func:`plain_values`).
+
+    >>> plain_rows([(1, "a"), [2, None]]), plain_rows([{"x": 1}]), plain_rows([(1, True)])
+    (True, False, False)
+    """
+    return (
+        _ROW_TYPES.issuperset(map(type, rows))
+        and _PLAIN_SET.issuperset(map(type, chain.from_iterable(rows)))
+        and _PLAIN_KEYS.isdisjoint(_ADAPTERS)
+    )
 
 
 def adapt(value: Any) -> Any:
