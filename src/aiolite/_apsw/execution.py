@@ -49,6 +49,8 @@ class Execution:
     """
     clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
     stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
+    refuses: str | None = None
+    """Where transaction control is refused (for its error message), or None to allow it."""
 
     def __init__(
         self,
@@ -58,8 +60,8 @@ class Execution:
     ) -> None:
         self.shape = RowShaper(factory)
         self.abandon_inline = abandon_inline  # Engine.abandon_inline
-        self.refuses = refuses
-        """Where transaction control is refused (for its error message), or None to allow it."""
+        if refuses is not None:
+            self.refuses = refuses
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -97,8 +99,8 @@ class Execution:
             columns = cursor.get_description()
         except apsw.ExecutionCompleteError:
             return
-        seen = self.shape.description or ()
-        if len(columns) == len(seen) and list(map(_first, columns)) == list(map(_first, seen)):
+        seen = self.shape.description
+        if seen is not None and list(map(_first, columns)) == list(map(_first, seen)):
             return
         self.shape.learn(
             tuple((name, kind, None, None, None, None, None) for name, kind in columns)
