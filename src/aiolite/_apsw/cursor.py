@@ -218,16 +218,11 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
     statement runs once, however many of these are used.
     """
 
-    __slots__ = (
-        "_bindings",
-        "_connection",
-        "_core",
-        "_cursor",
-        "_driver",
-        "_many",
-        "_sql",
-        "_started",
-    )
+    # Fields every one starts with the same value of are class-level defaults
+    # (no ``__slots__``): one is made for every statement.
+    _cursor: Cursor[RowT] | None = None
+    _driver: Coroutine[Any, Any, Cursor[RowT]] | None = None
+    _started = False
 
     def __init__(
         self,
@@ -242,9 +237,6 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
         self._sql = sql
         self._bindings = bindings
         self._many = many
-        self._cursor: Cursor[RowT] | None = None
-        self._driver: Coroutine[Any, Any, Cursor[RowT]] | None = None
-        self._started = False
 
     def __await__(self) -> Generator[Any, None, Cursor[RowT]]:
         return self._start().__await__()

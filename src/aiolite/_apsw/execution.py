@@ -225,7 +225,8 @@ def _read(execution: Execution, raw: apsw.Cursor, size: int | None) -> tuple[lis
         raise
     done = size is None or len(rows) <= size
     if done:
-        execution.close()
+        execution.raw = None  # (close, without its call: ``raw`` is known to be open)
+        raw.close(True)
     return rows, done
 
 
