@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from time import monotonic, thread_time
+from time import monotonic, perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import apsw
@@ -248,10 +248,10 @@ class ConnectionCore:
                         await self.adapter.checkpoint()
                     return found
         execution = Execution(self.row_factory, engine.abandon_inline)
-        if learner is not None:
-            # Others wait for this run, and the loop is busy with them: the worker's
-            # wall time would count its waits for the GIL, so judge it by CPU time.
-            execution.clock = thread_time
+        # Timed: the policy learns from this run whether the statement is tiny. Others
+        # waiting for a learner's run keep the loop busy: the worker's wall time would
+        # count its waits for the GIL, so that run is judged by CPU time.
+        execution.clock = perf_counter if learner is None else thread_time
         run = execute_first_in_worker if first_only else execute_in_worker
         try:
             gate = self.gate
