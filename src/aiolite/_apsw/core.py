@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from time import monotonic, thread_time
+from time import monotonic, perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import apsw
@@ -216,28 +216,42 @@ class ConnectionCore:
             )
             return execution, rows, done
         policy = self.inline
+        if policy is None:  # the worker runs every statement: nothing to learn or time
+            execution = Execution(self.row_factory, engine.abandon_inline)
+            gate = self.gate
+            while gate.other_task_inside():  # (_submit, without its coroutine)
+                await gate.wait_for_release()
+            rows, done = await engine.submit(
+                guard.run_statement,
+                execute_first_in_worker if first_only else execute_in_worker,
+                execution,
+                sql,
+                bindings,
+                False,
+                size,
+            )
+            return execution, rows, done
         learner: Learning | None = None
-        if policy is not None:
-            if policy.should_try(sql):
-                if self._may_run_inline():
-                    found = self._run_inline(policy, sql, bindings, size, first_only)
-                    if found is not None:
-                        if engine.inline_streak_expired():
-                            await self.adapter.checkpoint()
-                        return found
-            elif not policy.seen(sql) and engine.inline.allowed and self._may_run_inline():
-                learner = await self._learn_or_wait(policy, sql)
-                if learner is None and policy.should_try(sql) and self._may_run_inline():
-                    found = self._run_inline(policy, sql, bindings, size, first_only)
-                    if found is not None:
-                        if engine.inline_streak_expired():
-                            await self.adapter.checkpoint()
-                        return found
+        if policy.should_try(sql):
+            if self._may_run_inline():
+                found = self._run_inline(policy, sql, bindings, size, first_only)
+                if found is not None:
+                    if engine.inline_streak_expired():
+                        await self.adapter.checkpoint()
+                    return found
+        elif not policy.seen(sql) and engine.inline.allowed and self._may_run_inline():
+            learner = await self._learn_or_wait(policy, sql)
+            if learner is None and policy.should_try(sql) and self._may_run_inline():
+                found = self._run_inline(policy, sql, bindings, size, first_only)
+                if found is not None:
+                    if engine.inline_streak_expired():
+                        await self.adapter.checkpoint()
+                    return found
         execution = Execution(self.row_factory, engine.abandon_inline)
-        if learner is not None:
-            # Others wait for this run, and the loop is busy with them: the worker's
-            # wall time would count its waits for the GIL, so judge it by CPU time.
-            execution.clock = thread_time
+        # Timed: the policy learns from this run whether the statement is tiny. Others
+        # waiting for a learner's run keep the loop busy: the worker's wall time would
+        # count its waits for the GIL, so that run is judged by CPU time.
+        execution.clock = perf_counter if learner is None else thread_time
         run = execute_first_in_worker if first_only else execute_in_worker
         try:
             gate = self.gate
@@ -246,13 +260,11 @@ class ConnectionCore:
             rows, done = await engine.submit(
                 guard.run_statement, run, execution, sql, bindings, False, size
             )
-            if policy is not None:
-                policy.learned(sql, execution.readonly, execution.elapsed)
+            policy.learned(sql, execution.readonly, execution.elapsed)
             if learner is not None:
                 learner.retry = execution.readonly
         finally:
             if learner is not None:
-                assert policy is not None
                 policy.learning.pop(sql, None)
                 learner.done.set()
         return execution, rows, done

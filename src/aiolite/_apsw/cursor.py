@@ -52,6 +52,7 @@ class Cursor(AsyncClosing, Generic[RowT]):
     """How many rows ``fetchmany()`` returns when no size is given (DB-API)."""
 
     _closed = False
+    _next_batch = 0  # rows the next fill asks for (0: not grown yet, the connection's start)
 
     def __init__(
         self,
@@ -67,7 +68,6 @@ class Cursor(AsyncClosing, Generic[RowT]):
         self._execution = execution
         self._rows: deque[RowT] = deque(rows)
         self._done = done
-        self._next_batch = core.prefetch * 16
 
     @property
     def connection(self) -> Connection[RowT]:
@@ -90,13 +90,15 @@ class Cursor(AsyncClosing, Generic[RowT]):
         rows = self._rows
         if rows and not self._engine.closing:
             return rows.popleft()
-        if await self._fill(self._next_batch):
+        if await self._fill(self._next_batch or self._core.prefetch * 16):
             return self._rows.popleft()
         raise StopAsyncIteration
 
     async def fetchone(self) -> RowT | None:
         """The next row, or None when there are no more."""
-        if (self._rows and not self._engine.closed) or await self._fill(self._next_batch):
+        if (self._rows and not self._engine.closed) or await self._fill(
+            self._next_batch or self._core.prefetch * 16
+        ):
             return self._rows.popleft()
         return None
 
@@ -137,9 +139,17 @@ class Cursor(AsyncClosing, Generic[RowT]):
         return Deferred(self._get, "cursor.get")
 
     async def _get(self) -> Any:
+        buffered = self._rows
         if self._done and not self._closed and not self._engine.closing:
-            rows = list(self._rows)  # (fetchall, without its coroutine and checks)
-            self._rows.clear()
+            if len(buffered) == 1:  # a point query: no list, no fetchall
+                row = buffered.popleft()
+                if isinstance(row, tuple):
+                    description = self._execution.shape.description
+                    if description is not None and len(description) == 1:
+                        return row[0]
+                return row
+            rows = list(buffered)  # (fetchall, without its coroutine and checks)
+            buffered.clear()
         else:
             rows = await self.fetchall()
         if not rows:
@@ -165,7 +175,8 @@ class Cursor(AsyncClosing, Generic[RowT]):
         if self._done:
             return False
         self._rows.extend(await self._fetch(size))
-        self._next_batch = min(self._next_batch * 4, self._core.max_batch)
+        core = self._core
+        self._next_batch = min((self._next_batch or core.prefetch * 16) * 4, core.max_batch)
         return bool(self._rows)
 
     async def _fetch(self, size: int | None) -> list[RowT]:
@@ -207,16 +218,11 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
     statement runs once, however many of these are used.
     """
 
-    __slots__ = (
-        "_bindings",
-        "_connection",
-        "_core",
-        "_cursor",
-        "_driver",
-        "_many",
-        "_sql",
-        "_started",
-    )
+    # Fields every one starts with the same value of are class-level defaults
+    # (no ``__slots__``): one is made for every statement.
+    _cursor: Cursor[RowT] | None = None
+    _driver: Coroutine[Any, Any, Cursor[RowT]] | None = None
+    _started = False
 
     def __init__(
         self,
@@ -231,9 +237,6 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
         self._sql = sql
         self._bindings = bindings
         self._many = many
-        self._cursor: Cursor[RowT] | None = None
-        self._driver: Coroutine[Any, Any, Cursor[RowT]] | None = None
-        self._started = False
 
     def __await__(self) -> Generator[Any, None, Cursor[RowT]]:
         return self._start().__await__()

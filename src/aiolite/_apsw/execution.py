@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
-from time import monotonic, perf_counter
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -47,8 +47,11 @@ class Execution:
     which is what an inline run of it will be; so the clock starts when the
     first statement has been prepared, at the tracer's first call.
     """
-    clock: Callable[[], float] = perf_counter  # what ``elapsed`` is measured with
+    clock: Callable[[], float] | None = None
+    """What ``elapsed`` is measured with; None (most runs: nobody reads it) skips timing."""
     stepped = 0.0  # ``clock()`` at the tracer's first call (0: not called yet)
+    refuses: str | None = None
+    """Where transaction control is refused (for its error message), or None to allow it."""
 
     def __init__(
         self,
@@ -58,8 +61,8 @@ class Execution:
     ) -> None:
         self.shape = RowShaper(factory)
         self.abandon_inline = abandon_inline  # Engine.abandon_inline
-        self.refuses = refuses
-        """Where transaction control is refused (for its error message), or None to allow it."""
+        if refuses is not None:
+            self.refuses = refuses
 
     def on_statement(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
         """APSW exec tracer: a new statement of this execution is about to run.
@@ -69,8 +72,9 @@ class Execution:
         script gets rows shaped by its own column names. A tracer set on the
         connection by the user is still called.
         """
-        if not self.stepped:
-            self.stepped = self.clock()
+        clock = self.clock
+        if clock is not None and not self.stepped:
+            self.stepped = clock()
         if not cursor.is_readonly:
             self.readonly = False
             if self.abandon_inline():
@@ -97,8 +101,8 @@ class Execution:
             columns = cursor.get_description()
         except apsw.ExecutionCompleteError:
             return
-        seen = self.shape.description or ()
-        if len(columns) == len(seen) and list(map(_first, columns)) == list(map(_first, seen)):
+        seen = self.shape.description
+        if seen is not None and list(map(_first, columns)) == list(map(_first, seen)):
             return
         self.shape.learn(
             tuple((name, kind, None, None, None, None, None) for name, kind in columns)
@@ -130,7 +134,7 @@ def execute_in_worker(
 ) -> tuple[list[Any], bool]:
     """Run ``sql`` and fetch up to ``first_batch`` rows (all when None)."""
     clock = execution.clock
-    started = clock()
+    started = 0.0 if clock is None else clock()
     raw = conn.cursor()
     execution.raw = raw
     try:
@@ -152,7 +156,8 @@ def execute_in_worker(
         execution.close()
         raise
     batch = _read(execution, raw, first_batch)
-    execution.elapsed = clock() - (execution.stepped or started)
+    if clock is not None:
+        execution.elapsed = clock() - (execution.stepped or started)
     return batch
 
 
@@ -223,7 +228,8 @@ def _read(execution: Execution, raw: apsw.Cursor, size: int | None) -> tuple[lis
         raise
     done = size is None or len(rows) <= size
     if done:
-        execution.close()
+        execution.raw = None  # (close, without its call: ``raw`` is known to be open)
+        raw.close(True)
     return rows, done
 
 

@@ -295,10 +295,7 @@ class Engine:
     def _drain(self) -> None:
         """Resolve every finished request in one wake-up of the loop."""
         self._wake_pending = False
-        done = self._done
-        resolve = self.adapter.resolve
-        while done:
-            resolve(done.popleft())
+        self.adapter.resolve_all(self._done)
 
     # --------------------------------------------------------------- worker side
 

@@ -10,6 +10,7 @@ the adapter runs it, so it is the one record both sides of the port share.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,6 +45,9 @@ class AdapterPort(Protocol):
 
     def resolve(self, request: Request) -> None:
         """Wake the task waiting for ``request`` (loop thread)."""
+
+    def resolve_all(self, done: deque[Request]) -> None:
+        """``resolve`` every request in ``done``, emptying it (loop thread): one call a wake-up."""
 
     def loop_finished(self) -> bool:
         """True once the loop can never run again (any thread)."""

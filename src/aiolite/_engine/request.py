@@ -53,6 +53,7 @@ class Request:
     error: BaseException | None = None
     waiter: Any = None  # the adapter's handle on the waiting task
     callback: CallbackCall | None = None
+    cancellable = True
 
     def __init__(
         self,
@@ -66,8 +67,8 @@ class Request:
         self.fn = fn
         self.args = args
         self.context = context
-        self.cancellable = cancellable
         if not cancellable:
+            self.cancellable = False
             return  # clean-up (a rollback) must run even after the deadline passed
         # The tighter of aiolite.deadline and the enclosing cancel scopes, converted
         # to the worker's clock: the worker can then check it without the loop.

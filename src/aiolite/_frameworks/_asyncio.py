@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import Context
@@ -87,6 +88,12 @@ class AsyncioAdapter(FrameworkAdapter):
         future = request.waiter
         if future is not None and not future.done():
             future.set_result(None)
+
+    def resolve_all(self, done: deque[Request]) -> None:
+        while done:  # (resolve, without a call per request)
+            future = done.popleft().waiter
+            if future is not None and not future.done():
+                future.set_result(None)
 
     def loop_finished(self) -> bool:
         return self._loop.is_closed()

@@ -15,6 +15,7 @@ backend, which also honours anyio's cancel scopes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -85,6 +86,16 @@ class FrameworkAdapter(ABC):
     @abstractmethod
     def resolve(self, request: Request) -> None:
         """Wake the task waiting for ``request`` (called in the loop thread)."""
+
+    def resolve_all(self, done: deque[Request]) -> None:
+        """``resolve`` every request in ``done``, emptying it: the engine's wake-up.
+
+        One call per wake-up rather than one per request: a wake-up resolves
+        one request when they run one at a time, thousands in a burst.
+        """
+        resolve = self.resolve
+        while done:
+            resolve(done.popleft())
 
     def loop_finished(self) -> bool:
         """True once the loop can never run again (any thread may ask).

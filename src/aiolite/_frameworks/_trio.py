@@ -7,6 +7,7 @@ through the abort callback, which is where the request gets cancelled.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from math import inf
@@ -82,6 +83,15 @@ class TrioAdapter(FrameworkAdapter):
         if task is not None:
             request.waiter = None
             trio.lowlevel.reschedule(task)
+
+    def resolve_all(self, done: deque[Request]) -> None:
+        reschedule = trio.lowlevel.reschedule
+        while done:  # (resolve, without a call per request)
+            request = done.popleft()
+            task = request.waiter
+            if task is not None:
+                request.waiter = None
+                reschedule(task)
 
     def call_soon_threadsafe(self, function: Wakeup) -> bool:
         try:
