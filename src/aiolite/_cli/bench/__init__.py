@@ -108,8 +108,8 @@ def heading(sizes: Sizes, frameworks: tuple[str, ...], quick: bool) -> str:
         ", ".join(versions[4:]) + ".",
         f"Each row is the median of {sizes.runs} runs, taken in turn with the rows it is",
         f"compared with, in this one process; frameworks: {', '.join(frameworks)}.",
-        f"Sizes: aio_bench to {sizes.aio_rows:,} rows (batches "
-        f"{', '.join(map(str, sizes.batches))}); {sizes.point_queries:,} sequential and",
+        f"Sizes: aio_bench to {sizes.aio_rows:,} rows at defaults, {sizes.batch_rows:,} at "
+        f"batches {', '.join(map(str, sizes.batches))}; {sizes.point_queries:,} sequential and",
         f"{sizes.gathered:,} gathered point queries; {sizes.orm_handlers:,} ORM handlers; "
         f"a {sizes.long_query_seconds:g} s long query.",
     ]
