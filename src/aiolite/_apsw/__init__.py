@@ -63,7 +63,7 @@ from .features.blob_commit import BlobHandle, close_blob, open_blob
 from .features.callbacks import bridge
 from .features.image import in_memory_image
 from .misuse import AsyncOnly, hint_forgotten_await
-from .opening import ChainedAuthorizer, OpenOptions, SetUp, open_here
+from .opening import ChainedAuthorizer, OpenOptions, SetUp, database_name, open_here
 from .rows import CompiledFactory, RowFactory, fetch_shaped
 from .transaction import run_atomically
 from .transaction_control import is_plain_rollback, refuse_transaction_control
@@ -85,6 +85,7 @@ __all__ = [
     "bridge",
     "close_blob",
     "core_of",
+    "database_name",
     "execute_in_worker",
     "fetch_shaped",
     "hint_forgotten_await",

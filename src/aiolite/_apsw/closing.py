@@ -49,10 +49,16 @@ class Opener(AsyncOnly, Generic[T]):
     says so.
     """
 
-    __slots__ = ("_opened",)
+    __slots__ = ("_database", "_opened")
 
-    def __init__(self) -> None:
+    def __init__(self, database: str) -> None:
+        self._database = database
+        """What it opens: a file name, a ``file:`` URI or ``":memory:"``."""
         self._opened: T | None = None
+
+    def __repr__(self) -> str:
+        state = "opened" if self._opened is not None else "not awaited yet"
+        return f"<aiolite.{type(self).__name__} for {self._database!r} ({state})>"
 
     async def _open(self) -> T:
         raise NotImplementedError

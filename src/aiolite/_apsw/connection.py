@@ -302,7 +302,7 @@ class Connection(
 class Connector(Opener[Connection[RowT]]):
     """What :func:`connect` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_database", "_options", "_row_factory", "_setup")
+    __slots__ = ("_options", "_row_factory", "_setup")
 
     def __init__(
         self,
@@ -311,15 +311,10 @@ class Connector(Opener[Connection[RowT]]):
         row_factory: RowFactory[Any] | None,
         setup: _opening.SetUp | None = None,
     ) -> None:
-        super().__init__()
-        self._database = database
+        super().__init__(database)
         self._options = options
         self._row_factory = row_factory
         self._setup = setup
-
-    def __repr__(self) -> str:
-        state = "opened" if self._opened is not None else "not awaited yet"
-        return f"<aiolite.Connector for {self._database!r} ({state})>"
 
     async def _close(self, connection: Connection[RowT]) -> None:
         with core_of(connection).adapter.shield():

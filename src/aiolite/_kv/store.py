@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, overload
 from typing_extensions import TypeVar
 
 from .. import _logging
-from .._apsw import AsyncOnly
+from .._apsw import AsyncOnly, database_name
 from .._errors import ConnectionClosedError
 from .._pool import Pool, Synchronous, WriteResult, core_of_pool, open_pool
 from . import offload
@@ -98,8 +98,7 @@ class KV(AsyncOnly, Generic[V]):
         **ignored: Any,
     ) -> None:
         self._quoted = identifier(table, "table")
-        if not isinstance(database, str | os.PathLike):
-            raise TypeError(f"database must be a str or path, not {type(database).__name__}")
+        path = database_name(database)
         if readers is None:
             readers = read_pool_size if read_pool_size is not None else 4
             if max_workers is not None:
@@ -109,7 +108,7 @@ class KV(AsyncOnly, Generic[V]):
         if lock_timeout is not None:
             acquire_timeout = lock_timeout
         self.table = table
-        self.path = os.fspath(database)
+        self.path = path
         self.codec = Codec(codec)
         self.ignored_options = dict(ignored)
         """AsyncNanaSQLite options accepted for compatibility that have no effect here."""

@@ -15,7 +15,14 @@ import os
 from math import inf
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
-from .._apsw import Connection, Opener, SetUp, hint_forgotten_await, open_connection
+from .._apsw import (
+    Connection,
+    Opener,
+    SetUp,
+    database_name,
+    hint_forgotten_await,
+    open_connection,
+)
 from .pool import Pool, core_of_pool
 from .read_only import ReadOnly
 
@@ -33,16 +40,11 @@ def _is_memory(path: str) -> bool:
 class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
     """What :func:`open_pool` returns: await it, or ``async with`` it."""
 
-    __slots__ = ("_options", "_path")
+    __slots__ = ("_options",)
 
-    def __init__(self, path: str, options: dict[str, Any]) -> None:
-        super().__init__()
-        self._path = path
+    def __init__(self, database: str, options: dict[str, Any]) -> None:
+        super().__init__(database)
         self._options = options
-
-    def __repr__(self) -> str:
-        state = "opened" if self._opened is not None else "not awaited yet"
-        return f"<aiolite.PoolOpener for {self._path!r} ({state})>"
 
     async def _close(self, pool: Pool[RowT]) -> None:
         with core_of_pool(pool).adapter.shield():
@@ -50,7 +52,7 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
 
     async def _open(self) -> Pool[RowT]:
         o = self._options
-        memory = _is_memory(self._path)
+        memory = _is_memory(self._database)
         common: dict[str, Any] = {
             "busy_timeout": o["busy_timeout"],
             "row_factory": o["row_factory"],
@@ -68,7 +70,7 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
             pragmas={"synchronous": o["synchronous"], **o["pragmas"]},
             wal_timeout=o["busy_timeout"],
         )
-        writer: Connection[RowT] = await open_connection(self._path, writer_setup, **common)
+        writer: Connection[RowT] = await open_connection(self._database, writer_setup, **common)
         readers: list[Connection[RowT]] = []
         if not memory:
             reader_setup = SetUp(
@@ -79,7 +81,7 @@ class PoolOpener(Opener[Pool[RowT]], Generic[RowT]):
             )
             try:
                 for _ in range(o["readers"]):
-                    readers.append(await open_connection(self._path, reader_setup, **common))
+                    readers.append(await open_connection(self._database, reader_setup, **common))
             except BaseException:
                 for conn in (writer, *readers):
                     await conn.close()
@@ -219,6 +221,4 @@ def open_pool(
         "vfs": vfs,
         "slow_query": slow_query,
     }
-    if isinstance(database, str | os.PathLike):
-        return PoolOpener(os.fspath(database), options)
-    raise TypeError(f"database must be a str or path, not {type(database).__name__}")
+    return PoolOpener(database_name(database), options)
