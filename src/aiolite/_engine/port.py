@@ -43,11 +43,9 @@ class AdapterPort(Protocol):
     async def wait(self, request: Request, enqueue: Callable[[Request], bool]) -> None:
         """Enqueue ``request`` and park the calling task until it is resolved."""
 
-    def resolve(self, request: Request) -> None:
-        """Wake the task waiting for ``request`` (loop thread)."""
-
     def resolve_all(self, done: deque[Request]) -> None:
-        """``resolve`` every request in ``done``, emptying it (loop thread): one call a wake-up."""
+        """Wake the task waiting for each request in ``done``, emptying it (loop thread): one
+        call a wake-up."""
 
     def loop_finished(self) -> bool:
         """True once the loop can never run again (any thread)."""

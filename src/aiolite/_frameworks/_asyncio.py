@@ -84,13 +84,8 @@ class AsyncioAdapter(FrameworkAdapter):
             if timer is not None:
                 timer.cancel()
 
-    def resolve(self, request: Request) -> None:
-        future = request.waiter
-        if future is not None and not future.done():
-            future.set_result(None)
-
     def resolve_all(self, done: deque[Request]) -> None:
-        while done:  # (resolve, without a call per request)
+        while done:
             future = done.popleft().waiter
             if future is not None and not future.done():
                 future.set_result(None)

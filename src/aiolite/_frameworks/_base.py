@@ -84,18 +84,12 @@ class FrameworkAdapter(ABC):
         """
 
     @abstractmethod
-    def resolve(self, request: Request) -> None:
-        """Wake the task waiting for ``request`` (called in the loop thread)."""
-
     def resolve_all(self, done: deque[Request]) -> None:
-        """``resolve`` every request in ``done``, emptying it: the engine's wake-up.
+        """Wake the task waiting for each request in ``done``, emptying it: the engine's wake-up.
 
         One call per wake-up rather than one per request: a wake-up resolves
         one request when they run one at a time, thousands in a burst.
         """
-        resolve = self.resolve
-        while done:
-            resolve(done.popleft())
 
     def loop_finished(self) -> bool:
         """True once the loop can never run again (any thread may ask).

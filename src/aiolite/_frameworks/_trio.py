@@ -78,15 +78,9 @@ class TrioAdapter(FrameworkAdapter):
         if scope.cancelled_caught:
             request.expire()
 
-    def resolve(self, request: Request) -> None:
-        task = request.waiter
-        if task is not None:
-            request.waiter = None
-            trio.lowlevel.reschedule(task)
-
     def resolve_all(self, done: deque[Request]) -> None:
         reschedule = trio.lowlevel.reschedule
-        while done:  # (resolve, without a call per request)
+        while done:
             request = done.popleft()
             task = request.waiter
             if task is not None:
