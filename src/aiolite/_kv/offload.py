@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .._apsw import core_of
+from .._pool import core_of_pool
 
 if TYPE_CHECKING:
     import apsw
@@ -40,10 +40,7 @@ async def in_worker(
     **kwargs: P.kwargs,
 ) -> R:
     """``fn(sync_connection, *args)`` in a worker thread of ``pool`` (never on the loop's)."""
-    if pool.holds_writer():
-        return await core_of(pool.writer_connection).call(fn, *args, **kwargs)
-    async with pool.reader() as conn:
-        return await core_of(conn).call(fn, *args, **kwargs)
+    return await core_of_pool(pool).call(fn, *args, **kwargs)
 
 
 def decode(conn: apsw.Connection, codec: Codec, stored: str | bytes) -> Any:

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from math import inf
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 import apsw
 
@@ -429,12 +429,17 @@ class Pool(AsyncOnly, Generic[RowT]):
         return f"<aiolite.Pool {self.path or ':memory:'!r} readers={readers} {state}>"
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class PoolCore:
     """What the KV store (layer 5) may ask of a pool beyond its public API.
 
     A write with a hook run right after the commit that holds it, whether
-    the writer is free for a write made outside the pool, and the framework
-    adapter: so the KV store needs none of the pool's private attributes.
+    the writer is free for a write made outside the pool, a call in one of
+    its worker threads, and the framework adapter: so the KV store needs
+    none of the pool's private attributes, nor its connections.
     Get it with :func:`core_of_pool`.
     """
 
@@ -459,6 +464,24 @@ class PoolCore:
         (The pool's own coroutine, not one wrapping it: one frame less per write.)
         """
         return self._pool._write(sql, bindings, many, on_commit)
+
+    async def call(
+        self,
+        fn: Callable[Concatenate[apsw.Connection, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """``fn(sync_connection, *args)`` in a worker thread of the pool, never on the loop's.
+
+        Inside this task's writer block it runs on the writer (so it sees the
+        block's own changes); otherwise on a reader checked out for the one
+        call, so that it never runs as a proven tiny read on the loop thread.
+        """
+        pool = self._pool
+        if holds_writer(id(pool)):
+            return await core_of(pool._writer).call(fn, *args, **kwargs)
+        async with pool.reader() as conn:
+            return await core_of(conn).call(fn, *args, **kwargs)
 
     def writer_idle(self) -> bool:
         """May a write commit on the loop thread, outside the pool, now?
