@@ -76,8 +76,8 @@ class SQLiteMethods(CoreFront):
         (which may be just after its task saw the cancellation). False once
         the connection is closed.
         """
-        engine = self._core.engine
-        return engine.in_transaction and not engine.closing
+        core = self._core
+        return core.guard.in_transaction and not core.engine.closing
 
     async def get_autocommit(self) -> bool:
         """True when no transaction is open (the opposite of ``in_transaction``)."""

@@ -71,31 +71,41 @@ class TransactionGuard:
     mistake is only a ``ROLLBACK`` to acknowledge it.
     """
 
-    __slots__ = ("_engine", "blocks", "lost")
+    __slots__ = ("_engine", "blocks", "in_transaction", "lost")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.blocks: list[str] = []
         """The open blocks, outermost first, by savepoint name (worker side)."""
         self.lost: _Loss | None = None
+        self.in_transaction = False
+        """Whether a transaction was open when the last request ended (written where it ran,
+        before its caller hears of it; read on the loop thread as ``db.in_transaction``)."""
 
     def run(self, conn: apsw.Connection, fn: Callable[..., R], *args: Any) -> R:
         """Run ``fn(conn, *args)`` as one request; refuse it if the transaction was lost.
 
-        Costs one ``in_transaction`` read when no transaction is open, two when one is.
+        Costs two ``in_transaction`` reads: before, and after to note the state.
         """
         if self.lost is not None:
             self.refuse()
         if not conn.in_transaction:
-            return fn(conn, *args)
+            try:
+                return fn(conn, *args)
+            finally:
+                self.in_transaction = conn.in_transaction
+        self.in_transaction = True
         try:
             result = fn(conn, *args)
         except BaseException as exc:
             if not conn.in_transaction:
+                self.in_transaction = False
                 self._lose(self._why(exc), exc)
             raise
-        if self.blocks and not conn.in_transaction:
-            self._lose(_ENDED_IN_BLOCK, None)
+        if not conn.in_transaction:
+            self.in_transaction = False
+            if self.blocks:
+                self._lose(_ENDED_IN_BLOCK, None)
         return result
 
     def run_statement(
@@ -111,9 +121,13 @@ class TransactionGuard:
                 self.refuse()
             self.lost = None
             if not conn.in_transaction:
+                self.in_transaction = False
                 return [], True
         elif not conn.in_transaction:
-            return fn(conn, statement, sql, *args)  # (run's first case, without the call)
+            try:  # (run's first case, without the call)
+                return fn(conn, statement, sql, *args)
+            finally:
+                self.in_transaction = conn.in_transaction
         return self.run(conn, fn, statement, sql, *args)
 
     def refuse(self) -> NoReturn:
@@ -148,6 +162,7 @@ class TransactionGuard:
         nothing may outlive its caller. True if a transaction was open.
         """
         self.lost = None
+        self.in_transaction = False
         if conn.get_autocommit():
             return False
         conn.execute("ROLLBACK")

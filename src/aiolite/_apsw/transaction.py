@@ -88,6 +88,7 @@ def begin_in_worker(
         guard.blocks.append(savepoint)
         return True
     conn.execute(f"BEGIN {mode}")
+    guard.in_transaction = True
     began.append("")
     guard.blocks.append(savepoint)
     return False
@@ -106,6 +107,7 @@ def undo_begin_in_worker(
         guard.blocks.remove(name)
     if began:
         _roll_back(conn, began[0] or None)
+        guard.in_transaction = conn.in_transaction
 
 
 def finish_in_worker(
@@ -124,26 +126,29 @@ def finish_in_worker(
     May run twice for one block (a commit that failed, then the rollback
     posted after it): the second run finds nothing to do.
     """
-    if guard.lost is not None:
-        try:
-            if commit:
-                guard.refuse()
-        finally:
-            if name in guard.blocks:
-                guard.blocks.remove(name)
-                if savepoint is None:
-                    guard.lost = None
-        return
-    if name in guard.blocks:
-        guard.blocks.remove(name)
-    if commit:
-        try:
-            conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
-        except BaseException:
+    try:
+        if guard.lost is not None:
+            try:
+                if commit:
+                    guard.refuse()
+            finally:
+                if name in guard.blocks:
+                    guard.blocks.remove(name)
+                    if savepoint is None:
+                        guard.lost = None
+            return
+        if name in guard.blocks:
+            guard.blocks.remove(name)
+        if commit:
+            try:
+                conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
+            except BaseException:
+                _roll_back(conn, savepoint)
+                raise
+        else:
             _roll_back(conn, savepoint)
-            raise
-    else:
-        _roll_back(conn, savepoint)
+    finally:
+        guard.in_transaction = conn.in_transaction
 
 
 def _roll_back(conn: apsw.Connection, savepoint: str | None) -> None:

@@ -86,10 +86,6 @@ class Engine:
         """True once closing has begun; every new request then fails."""
         self.conn: Any = None
         """The sync connection, from its opening to its closing (written by the worker)."""
-        self.in_transaction = False
-        """Whether the connection had a transaction open when the last request (or inline
-        run) ended: noted where it ran, before its caller hears back, so the loop thread
-        reads it as a plain value (``db.in_transaction``)."""
         self.pending = 0
         """Requests queued or running (changed under ``_lock``): the worker is idle at 0."""
         self._queue: SimpleQueue[Request] = SimpleQueue()
@@ -360,12 +356,6 @@ class Engine:
                 request.aborted = ABORT_CLOSED
         finally:
             self.current = None  # (see _serve: keep no finished request)
-            conn = self.conn
-            if conn is not None:
-                try:
-                    self.in_transaction = conn.in_transaction
-                except Exception:  # the request closed it (db.run(lambda c: c.close()))
-                    self.in_transaction = False
 
     def _finish(self, request: Request) -> None:
         self.requests_served += 1

@@ -99,7 +99,6 @@ class InlineRuns:
                 tuner = progress.tuner
                 conn.set_progress_handler(progress.on_progress, tuner.steps)
                 tuner.interval = tuner.steps
-                engine.in_transaction = conn.in_transaction
             return ABANDONED if self._abandoned else result
         finally:
             exec_lock.release()
