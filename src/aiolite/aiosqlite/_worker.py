@@ -92,22 +92,7 @@ class Worker:
         (The body of aiosqlite's ``Connection._execute``.) A call from another
         asyncio loop than the connection's is served too, as aiosqlite allows.
         """
-        if not self.running or self.connection is None:
-            raise ValueError("Connection closed")
-        engine = self.engine
-        assert engine is not None
-        self.active += 1
-        try:
-            return await engine.submit(invoke, fn, *args)
-        except WrongEventLoopError:
-            if asyncio_bridge.running_loop() is None:
-                raise
-            return await self.from_other_loop(fn, args)
-        except ConnectionClosedError as exc:
-            # Queued behind close(): sqlite3 would find the database closed.
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
-        finally:
-            self.active -= 1
+        return await self.run_bound(invoke, fn, *args)
 
     async def run_bound(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(connection, *args)`` in the worker; ``fn`` records the state itself.
@@ -141,9 +126,7 @@ class Worker:
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` in the worker without waiting (in order with everything else)."""
-        engine = self.engine
-        if engine is not None:
-            engine.post(invoke, fn, *args)
+        self.post_bound(invoke, fn, *args)
 
     # aiosqlite's queue protocol -------------------------------------------------
 
