@@ -25,6 +25,7 @@ from .closing import AsyncClosing
 from .execution import Execution, close_in_worker, fetch_in_worker
 from .misuse import AsyncOnly, hint_forgotten_await
 from .rows import Description as Description
+from .statement_log import short
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -299,7 +300,7 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
     def __name__(self) -> str:
         """What asyncio calls it in a task's repr (a coroutine's function name otherwise)."""
         call = "executemany" if self._many else "execute"
-        return f"{call}({_short(self._sql)})"
+        return f"{call}({short(self._sql, 60)!r})"
 
     def __repr__(self) -> str:
         if self._cursor is not None:
@@ -319,8 +320,3 @@ class PendingCursor(AsyncOnly, Coroutine[Any, Any, "Cursor[RowT]"]):
 
 
 hint_forgotten_await(PendingCursor, Cursor, "db.execute(...)")
-
-
-def _short(sql: str, limit: int = 60) -> str:
-    text = " ".join(sql.split())
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

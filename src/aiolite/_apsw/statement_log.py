@@ -62,10 +62,10 @@ class StatementLog:
                 self._name,
                 elapsed,
                 slow,
-                _short(sql),
+                short(sql),
             )
         elif logger.isEnabledFor(_DEBUG):
-            logger.debug("%.6f s on %s: %s", elapsed, self._name, _short(sql))
+            logger.debug("%.6f s on %s: %s", elapsed, self._name, short(sql))
         return result
 
     def _failed(self, sql: str, elapsed: float, exc: BaseException) -> None:
@@ -78,9 +78,10 @@ class StatementLog:
             what = "stopped by its deadline"
         else:
             what = f"failed ({type(exc).__name__}: {exc})"
-        logger.debug("%s after %.6f s on %s: %s", what, elapsed, self._name, _short(sql))
+        logger.debug("%s after %.6f s on %s: %s", what, elapsed, self._name, short(sql))
 
 
-def _short(sql: str, limit: int = 200) -> str:
+def short(sql: str, limit: int = 200) -> str:
+    """``sql`` on one line, cut to ``limit`` characters: for log lines and reprs."""
     text = " ".join(sql.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
