@@ -19,7 +19,7 @@ def hint_forgotten_await(cls: type, target: type, how: str, also: Iterable[str] 
 
     ``cls`` is what ``how`` returns unawaited; ``target`` is what awaiting it
     gives. Each name ``target`` has and ``cls`` has not becomes a descriptor
-    of ``cls`` that raises :func:`missing_attribute`'s error. Descriptors, not
+    of ``cls`` whose AttributeError says so. Descriptors, not
     ``__getattr__``: a class with ``__getattr__`` pays for it on *every*
     attribute read, and these objects are on the hot path of every query.
     ``hasattr`` still answers False for them, and nothing else changes.
@@ -27,40 +27,33 @@ def hint_forgotten_await(cls: type, target: type, how: str, also: Iterable[str] 
     names = {name for name in dir(target) if not name.startswith("_")} | set(also)
     for name in sorted(names):
         if not hasattr(cls, name):
-            setattr(cls, name, _ForgottenAwait(name, target, how))
+            setattr(cls, name, _ForgottenAwait(name, how))
 
 
 class _ForgottenAwait:
-    """A name of what ``how`` gives, looked up on what it returns before being awaited."""
+    """A name of what ``how`` gives, looked up on what it returns before being awaited.
 
-    __slots__ = ("_how", "_name", "_target")
+    Only public names get one, so ``hasattr`` probes of private and dunder
+    names (``__aenter__``, ``__getstate__``, copy and pickle) still see
+    Python's own AttributeError.
+    """
 
-    def __init__(self, name: str, target: type, how: str) -> None:
+    __slots__ = ("_how", "_name")
+
+    def __init__(self, name: str, how: str) -> None:
         self._name = name
-        self._target = target
         self._how = how
 
     def __get__(self, obj: object, owner: type | None = None) -> Any:
         if obj is None:
             return self  # (the class itself: documentation tools, dir())
-        raise missing_attribute(obj, self._name, self._target, self._how, (self._name,))
-
-
-def missing_attribute(
-    obj: object, name: str, target: type, how: str, also: Iterable[str] = ()
-) -> AttributeError:
-    """The AttributeError for ``obj.name``, with a hint when ``name`` belongs to ``target``.
-
-    ``target`` is what awaiting ``obj`` gives; ``how`` is the call to await
-    (``"aiolite.connect(...)"``). Only public names of ``target`` get the
-    hint (``also``: its instance attributes), so ``hasattr`` probes of
-    private and dunder names (``__aenter__``, ``__getstate__``, copy and
-    pickle) see a plain AttributeError, as they would without the hint.
-    """
-    message = f"{type(obj).__name__!r} object has no attribute {name!r}"
-    if not name.startswith("_") and (hasattr(target, name) or name in also):
-        message += f": did you forget to await {how}?"
-    return AttributeError(message, name=name, obj=obj)
+        name = self._name
+        raise AttributeError(
+            f"{type(obj).__name__!r} object has no attribute {name!r}:"
+            f" did you forget to await {self._how}?",
+            name=name,
+            obj=obj,
+        )
 
 
 class AsyncOnly:
